@@ -1,0 +1,21 @@
+"""The one beat schedule. Synced into django-celery-beat's tables by name, so
+operators see and edit the periodic tasks in the admin.
+
+Each entry: task name, `every` (seconds) or `crontab` (dict of crontab fields),
+and `expires` (seconds; a run that waited longer than about one interval is
+dropped rather than piling up behind a stalled worker).
+"""
+SCHEDULE: dict[str, dict] = {
+    "perfmon: collect host metrics": {
+        "task": "perfmon.tasks.collect_host_metrics_task",
+        "every": 15,
+        "expires": 15,
+        "description": "psutil sample of this host: CPU, load, memory, swap, disk, network, own RSS.",
+    },
+    "perfmon: prune old samples": {
+        "task": "perfmon.tasks.prune_metrics_task",
+        "crontab": {"minute": "17", "hour": "*"},
+        "expires": 3600,
+        "description": "Delete samples older than their retention.",
+    },
+}

@@ -1,0 +1,14 @@
+"""Thin Celery wrappers around perfmon's services."""
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="perfmon.tasks.collect_host_metrics_task", ignore_result=True)
+def collect_host_metrics_task() -> int:
+    return services.record_host_sample().pk
+
+
+@shared_task(name="perfmon.tasks.prune_metrics_task", autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
+def prune_metrics_task() -> int:
+    return services.prune_metrics().host_samples_deleted
