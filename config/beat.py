@@ -67,11 +67,12 @@ class SingletonDatabaseScheduler(DatabaseScheduler):
     """django-celery-beat's scheduler behind a lease: a second beat waits in standby
     and takes over within the lease TTL when the first one dies."""
 
-    lease_ttl = 30.0
-
     def __init__(self, *args, **kwargs):
+        from django.conf import settings
+
         from perfmon.locks import get_lease
 
+        self.lease_ttl = float(getattr(settings, "BEAT_LEASE_TTL", 30.0))
         self._lease = get_lease(LEASE_NAME, self.lease_ttl)
         self._standby_logged = False
         super().__init__(*args, **kwargs)
@@ -98,7 +99,7 @@ class SingletonDatabaseScheduler(DatabaseScheduler):
 
     def tick(self, *args, **kwargs):
         if not self._hold_lease():
-            return STANDBY_INTERVAL
+            return min(STANDBY_INTERVAL, self.lease_ttl / 2)
         return super().tick(*args, **kwargs)
 
     def close(self):

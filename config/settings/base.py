@@ -214,6 +214,8 @@ def from_environ(environ: dict[str, str] | os._Environ, base_dir: Path = BASE_DI
         "API_THROTTLE_USER": env.str("API_THROTTLE_USER", "1200/min"),
         "METRICS_BEARER_TOKEN": env.str("METRICS_BEARER_TOKEN", ""),
         "LOG_LEVEL": env.str("LOG_LEVEL", "INFO").upper(),
+        # How long a dead beat's lease outlives it before a standby beat takes over.
+        "BEAT_LEASE_TTL": env.float("BEAT_LEASE_TTL", 30.0, min_value=2.0, max_value=3600.0),
     }
     for name in ("API_THROTTLE_ANON", "API_THROTTLE_USER"):
         _check_rate(env, name, settings[name])
@@ -339,3 +341,7 @@ LOGGING = {
 
 LOGIN_URL = "admin:login"
 ADMIN_SITE_TITLE = "Control plane"
+
+# HSTS preload is a hard-to-undo opt-in for the whole domain: the operator chooses
+# it with SECURE_HSTS_PRELOAD=true, so its absence is not a deploy warning here.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
