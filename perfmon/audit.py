@@ -9,6 +9,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from . import events
 from .errors import ActionError
 from .models import AuditRecord
 
@@ -73,3 +74,6 @@ def _finish(record: AuditRecord, result: str, after: dict[str, Any], error: str)
     record.error = error
     record.finished_at = timezone.now()
     record.save(update_fields=["result", "after", "error", "finished_at"])
+    events.publish(record.action, {"audit_id": record.pk, "result": result, "target": record.target,
+                                   "actor": record.actor_label, "reason": record.reason, "after": after,
+                                   "error": error})

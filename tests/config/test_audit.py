@@ -52,3 +52,33 @@ def test_prune_metrics_deletes_only_old_samples_and_a_second_run_is_a_noop():
     results = list(AuditRecord.objects.filter(action="perfmon.prune_metrics").order_by("id")
                    .values_list("result", flat=True))
     assert results == ["ok", "noop"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_finished_action_is_published_on_the_event_channel():
+    from tests.support import need_redis
+
+    url = need_redis()
+    import json
+
+    import redis
+
+    from perfmon.events import channel
+
+    pubsub = redis.Redis.from_url(url).pubsub()
+    pubsub.subscribe(channel())
+    pubsub.get_message(timeout=1)  # the subscribe confirmation
+    with audited("test.announce", actor="system", target="t-1") as audit:
+        audit.set_after(done=True)
+    events = []
+    for _ in range(50):  # the channel is shared: skip other processes' events
+        message = pubsub.get_message(timeout=2)
+        if message is None:
+            break
+        events.append(json.loads(message["data"]))
+        if events[-1]["type"] == "test.announce":
+            break
+    pubsub.close()
+    event = events[-1]
+    assert event["type"] == "test.announce"
+    assert event["data"]["result"] == "ok" and event["data"]["after"] == {"done": True}
