@@ -8,3 +8,6 @@ class PerfmonConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers system checks)
+        from .host_metrics import register_host_metrics
+
+        register_host_metrics()
