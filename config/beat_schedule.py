@@ -5,6 +5,14 @@ Each entry: task name, `every` (seconds) or `crontab` (dict of crontab fields),
 and `expires` (seconds; a run that waited longer than about one interval is
 dropped rather than piling up behind a stalled worker).
 """
+
+
+def _scaling_tick_seconds() -> int:
+    from django.conf import settings
+
+    return int(getattr(settings, "SCALING", {}).get("TICK_SECONDS", 15))
+
+
 SCHEDULE: dict[str, dict] = {
     "perfmon: collect host metrics": {
         "task": "perfmon.tasks.collect_host_metrics_task",
@@ -17,5 +25,11 @@ SCHEDULE: dict[str, dict] = {
         "crontab": {"minute": "17", "hour": "*"},
         "expires": 3600,
         "description": "Delete samples older than their retention.",
+    },
+    "scaling: autoscaler tick": {
+        "task": "scaling.tasks.autoscale_tick_task",
+        "every": _scaling_tick_seconds(),
+        "expires": _scaling_tick_seconds(),
+        "description": "Health-check each enabled scaling group, decide and scale (one lease per group).",
     },
 }

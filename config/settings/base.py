@@ -137,7 +137,7 @@ def _celery(env: Env, redis_url: str, var_dir: Path) -> dict[str, Any]:
     return conf
 
 
-def _product(env: Env) -> dict[str, Any]:
+def _product(env: Env, var_dir: Path) -> dict[str, Any]:
     """The original design's variables, names and units kept."""
     min_instances = env.int("MIN_INSTANCES", 1, min_value=0)
     max_instances = env.int("MAX_INSTANCES", 10, min_value=1)
@@ -160,8 +160,23 @@ def _product(env: Env) -> dict[str, Any]:
             "MIN_INSTANCES": min_instances,
             "MAX_INSTANCES": max_instances,
             "COOLDOWN_MS": env.int("SCALING_COOLDOWN", 300_000, min_value=0),
+            # The autoscaler tick (Celery beat) and the per-group lease that makes it a singleton.
+            "TICK_SECONDS": env.int("SCALING_TICK_SECONDS", 15, min_value=1, max_value=3600),
+            "LEASE_TTL_SECONDS": env.float("SCALING_LEASE_TTL", 120.0, min_value=5.0),
+            "HEALTH_TIMEOUT_SECONDS": env.float("SCALING_HEALTH_TIMEOUT", 2.0, min_value=0.1),
+            "WARMUP_SECONDS": env.int("SCALING_WARMUP_SECONDS", 30, min_value=0),
         },
         "CDN": {"ENABLED": cdn_enabled, "BASE_URL": cdn_base_url},
+        # Where scaling groups start instances: alias -> dotted path and options.
+        # The default runs this project's web server as local processes.
+        "SCALING_BACKENDS": {"default": {
+            "BACKEND": env.str("SCALING_BACKEND", "scaling.backends.process.ProcessBackend"),
+            "OPTIONS": {
+                "base_port": env.int("SCALING_BASE_PORT", 8100, min_value=1024, max_value=65000),
+                "upstream_file": env.str("SCALING_UPSTREAM_FILE", str(var_dir / "scaling" / "upstream-{group}.conf")),
+                "reload_command": env.str("SCALING_RELOAD_COMMAND", ""),
+            },
+        }},
     }
 
 
@@ -214,6 +229,9 @@ def from_environ(environ: dict[str, str] | os._Environ, base_dir: Path = BASE_DI
         "API_THROTTLE_USER": env.str("API_THROTTLE_USER", "1200/min"),
         "METRICS_BEARER_TOKEN": env.str("METRICS_BEARER_TOKEN", ""),
         "LOG_LEVEL": env.str("LOG_LEVEL", "INFO").upper(),
+        # Alert webhooks may not call internal addresses unless these networks allow it.
+        "WEBHOOK_ALLOWED_NETWORKS": _networks(env, "WEBHOOK_ALLOWED_NETWORKS"),
+        "EVENT_CHANNEL": env.str("EVENT_CHANNEL", "controlplane.events"),
         # How long a dead beat's lease outlives it before a standby beat takes over.
         "BEAT_LEASE_TTL": env.float("BEAT_LEASE_TTL", 30.0, min_value=2.0, max_value=3600.0),
     }
@@ -222,10 +240,39 @@ def from_environ(environ: dict[str, str] | os._Environ, base_dir: Path = BASE_DI
     if settings["LOG_LEVEL"] not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         env.error("LOG_LEVEL", f"expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got {settings['LOG_LEVEL']!r}")
     settings.update(_security(env, debug))
+    settings.update(_email(env))
     settings.update(_celery(env, redis_url, var_dir))
-    settings.update(_product(env))
+    settings.update(_product(env, var_dir))
     env.check()
     return settings
+
+
+def _networks(env: Env, name: str) -> list[str]:
+    import ipaddress
+
+    networks = []
+    for item in env.list(name):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            env.error(name, f"{item!r} is not a network like 10.0.0.0/8 or 127.0.0.1/32")
+    return networks
+
+
+def _email(env: Env) -> dict[str, Any]:
+    host = env.str("EMAIL_HOST", "")
+    return {
+        # No SMTP server configured: mail is written to the log (console backend).
+        "EMAIL_BACKEND": env.str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend" if host
+                                 else "django.core.mail.backends.console.EmailBackend"),
+        "EMAIL_HOST": host or "localhost",
+        "EMAIL_PORT": env.int("EMAIL_PORT", 587, min_value=1, max_value=65535),
+        "EMAIL_HOST_USER": env.str("EMAIL_HOST_USER", ""),
+        "EMAIL_HOST_PASSWORD": env.str("EMAIL_HOST_PASSWORD", ""),
+        "EMAIL_USE_TLS": env.bool("EMAIL_USE_TLS", True),
+        "EMAIL_TIMEOUT": 10,
+        "DEFAULT_FROM_EMAIL": env.str("DEFAULT_FROM_EMAIL", "controlplane@localhost"),
+    }
 
 
 def _check_rate(env: Env, name: str, rate: str) -> None:
@@ -250,6 +297,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "perfmon",
+    "perfmon.ops",
     "scaling",
     "cdn",
     "dbopt",
