@@ -66,8 +66,8 @@ class ProcessBackend(ScalingBackend):
         if not 1024 <= base <= 65000:
             raise BackendError(f"ProcessBackend: base_port must be between 1024 and 65000, got {base}")
         merged["base_port"] = base
-        merged["max_port"] = int(merged["max_port"] or min(base + 999, 65535))
-        if merged["max_port"] < base:
+        merged["max_port"] = int(merged["max_port"] or 0)
+        if merged["max_port"] and merged["max_port"] < base:
             raise BackendError("ProcessBackend: max_port is below base_port")
         if not isinstance(merged["env"], dict):
             raise BackendError("ProcessBackend: env must be a mapping of variable names to values")
@@ -122,7 +122,8 @@ class ProcessBackend(ScalingBackend):
                              "argv": argv})
 
     def _free_port(self, group: GroupSpec, first: int) -> int:
-        for port in range(first, group.options["max_port"] + 1):
+        last = group.options["max_port"] or min(group.options["base_port"] + 999, 65535)
+        for port in range(first, last + 1):
             with socket.socket() as sock:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
@@ -130,7 +131,7 @@ class ProcessBackend(ScalingBackend):
                 except OSError:
                     continue
                 return port
-        raise BackendError(f"no free port for group {group.name} between {first} and {group.options['max_port']}")
+        raise BackendError(f"no free port for group {group.name} between {first} and {last}")
 
     def _process(self, instance: InstanceInfo) -> psutil.Process | None:
         pid = instance.meta.get("pid")
