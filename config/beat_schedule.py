@@ -14,6 +14,18 @@ def _scaling_tick_seconds() -> int:
 
 
 SCHEDULE: dict[str, dict] = {
+    "perfmon: evaluate alerts": {
+        "task": "perfmon.ops.tasks.evaluate_alerts_task",
+        "every": 15,
+        "expires": 15,
+        "description": "Evaluate alert rules (pending -> firing -> resolved) and queue notifications.",
+    },
+    "perfmon: refresh recommendations": {
+        "task": "perfmon.ops.tasks.refresh_recommendations_task",
+        "every": 300,
+        "expires": 300,
+        "description": "Run the recommendation rules of every app; open, refresh or close recommendations.",
+    },
     "perfmon: collect host metrics": {
         "task": "perfmon.tasks.collect_host_metrics_task",
         "every": 15,

@@ -10,6 +10,7 @@ from perfmon.views import healthz, readyz
 
 api_patterns = [
     path("", include("perfmon.api.urls")),
+    path("", include("perfmon.ops.api.urls")),
     path("", include("scaling.api.urls")),
     path("", include("cdn.api.urls")),
     path("", include("dbopt.api.urls")),

@@ -158,8 +158,13 @@ def start_web(tmp_path: Path, env: dict[str, str], workers: int = 1) -> tuple[Pr
     return proc, base
 
 
-def start_worker(tmp_path: Path, env: dict[str, str], queue: str, name: str) -> Process:
+def start_worker(tmp_path: Path, env: dict[str, str], queue: str, name: str, monkeypatch=None) -> Process:
+    """A real worker consuming `queue`. With `monkeypatch`, tasks this test process sends
+    without naming a queue go to that queue too (as an API view's would)."""
     from config.celery import app
+
+    if monkeypatch is not None:
+        monkeypatch.setitem(app.conf, "task_default_queue", queue)
 
     proc = Process([sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
                     "--queues", queue, "--hostname", f"{name}@%h", "--loglevel", "INFO",

@@ -1,0 +1,127 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from perfmon.ops import live_settings, services
+from perfmon.ops.models import Alert, OptimizationRun, Recommendation, Silence
+
+from . import serializers as s
+
+
+def _settings_body() -> dict:
+    values = live_settings.effective()
+    from perfmon.ops.models import LiveSetting
+
+    overridden = set(LiveSetting.objects.values_list("name", flat=True))
+    return {name: {"value": values[name], "default": spec.env_default(), "unit": spec.unit,
+                   "description": spec.description, "source": "admin" if name in overridden else "environment"}
+            for name, spec in live_settings.SPECS.items()}
+
+
+class SettingsView(APIView):
+    """Thresholds, scaling limits and switches. PUT (staff) a partial object of name -> value;
+    null puts a setting back to the environment's value."""
+
+    @extend_schema(responses={200: serializers.DictField()})
+    def get(self, request):
+        return Response(_settings_body())
+
+    @extend_schema(request=serializers.DictField(), responses={200: serializers.DictField()})
+    def put(self, request):
+        if not isinstance(request.data, dict) or not request.data:
+            return Response({"error": {"status": 400, "code": "invalid",
+                                       "message": "send a JSON object of setting names to values"}}, status=400)
+        reason = request.headers.get("X-Change-Reason", "")
+        services.update_settings(changes=dict(request.data), actor=request.user, reason=reason)
+        return Response(_settings_body())
+
+    patch = put
+
+
+@extend_schema(parameters=[OpenApiParameter("state", str, enum=["pending", "firing", "resolved"]),
+                           OpenApiParameter("severity", str, enum=["info", "warning", "critical"])])
+class AlertListView(generics.ListAPIView):
+    serializer_class = s.AlertSerializer
+
+    def get_queryset(self):
+        queryset = Alert.objects.select_related("rule")
+        for name, choices in (("state", Alert.State.values), ("severity", ["info", "warning", "critical"])):
+            value = self.request.query_params.get(name)
+            if value:
+                if value not in choices:
+                    raise serializers.ValidationError({name: [f"must be one of {', '.join(choices)}"]})
+                queryset = queryset.filter(**{name: value})
+        return queryset
+
+
+class AlertAcknowledgeView(APIView):
+    @extend_schema(request=s.ReasonSerializer, responses=s.AlertSerializer)
+    def post(self, request, pk):
+        body = s.ReasonSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        alert = services.acknowledge_alert(alert_id=pk, actor=request.user, reason=body.validated_data["reason"])
+        return Response(s.AlertSerializer(alert).data)
+
+
+class SilenceListView(generics.ListAPIView):
+    serializer_class = s.SilenceSerializer
+    queryset = Silence.objects.all()
+
+    @extend_schema(request=s.SilenceCreateSerializer, responses={201: s.SilenceSerializer})
+    def post(self, request):
+        body = s.SilenceCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        silence = services.create_silence(actor=request.user, **body.validated_data)
+        return Response(s.SilenceSerializer(silence).data, status=status.HTTP_201_CREATED)
+
+
+class SilenceExpireView(APIView):
+    @extend_schema(request=s.ReasonSerializer, responses=s.SilenceSerializer)
+    def post(self, request, pk):
+        body = s.ReasonSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        silence = services.expire_silence(silence_id=pk, actor=request.user, reason=body.validated_data["reason"])
+        return Response(s.SilenceSerializer(silence).data)
+
+
+@extend_schema(parameters=[OpenApiParameter("status", str, enum=Recommendation.Status.values)])
+class RecommendationListView(generics.ListAPIView):
+    serializer_class = s.RecommendationSerializer
+
+    def get_queryset(self):
+        value = self.request.query_params.get("status", "open")
+        if value not in Recommendation.Status.values:
+            raise serializers.ValidationError({"status": [f"must be one of {', '.join(Recommendation.Status.values)}"]})
+        return Recommendation.objects.filter(status=value)
+
+
+class RecommendationActionView(APIView):
+    verb = "apply"
+
+    @extend_schema(request=s.ReasonSerializer, responses=s.RecommendationSerializer)
+    def post(self, request, pk):
+        body = s.ReasonSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        act = services.apply_recommendation if self.verb == "apply" else services.dismiss_recommendation
+        rec = act(recommendation_id=pk, actor=request.user, reason=body.validated_data["reason"])
+        return Response(s.RecommendationSerializer(rec).data)
+
+
+class OptimizeView(APIView):
+    """Start the optimization passes (staff only) as a Celery job; follow it at status_url."""
+
+    @extend_schema(request=s.OptimizeRequestSerializer, responses={202: s.OptimizationRunSerializer})
+    def post(self, request):
+        body = s.OptimizeRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        run = services.optimize(kind=body.validated_data["type"], actor=request.user,
+                                reason=body.validated_data["reason"])
+        data = s.OptimizationRunSerializer(run).data
+        data["status_url"] = request.build_absolute_uri(f"/api/performance/optimize/{run.pk}")
+        return Response(data, status=status.HTTP_202_ACCEPTED)
+
+
+class OptimizeStatusView(generics.RetrieveAPIView):
+    serializer_class = s.OptimizationRunSerializer
+    queryset = OptimizationRun.objects.all()
