@@ -5,3 +5,6 @@ class ScalingConfig(AppConfig):
     name = "scaling"
     verbose_name = "Auto-scaling"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401 - registers the system checks

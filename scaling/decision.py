@@ -60,6 +60,21 @@ class HistoryPoint:
         return value * self.ready if metric in AVERAGE_METRICS else value
 
 
+class History(list):
+    """A time-ordered list of HistoryPoint that keeps its times alongside, so policies
+    can find a window by bisection on every tick of a long replay."""
+
+    def __init__(self, points: Sequence[HistoryPoint] = ()):
+        super().__init__(points)
+        self.times = [p.t for p in points]
+
+    def append(self, point: HistoryPoint) -> None:
+        if self.times and point.t < self.times[-1]:
+            raise ValueError("history points must be appended in time order")
+        super().append(point)
+        self.times.append(point.t)
+
+
 @dataclass(frozen=True)
 class GroupView:
     """What the decision sees of a group: the count asked for and the instances' states."""

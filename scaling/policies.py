@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from bisect import bisect_left, bisect_right
 from statistics import median
 from typing import Any
 
@@ -137,7 +138,8 @@ class TargetTrackingPolicy:
 class PredictivePolicy:
     metric: str
     target: float
-    trend_window_seconds: float = 600.0
+    trend_window_seconds: float = 300.0
+    noise_z: float = 1.0
     season_seconds: float = DAY
     season_window_seconds: float = 900.0
     min_points: int = 4
@@ -149,16 +151,36 @@ class PredictivePolicy:
 
     def propose(self, ctx: Context) -> Proposal:
         horizon = ctx.behavior.warmup_seconds + ctx.behavior.tick_seconds
-        points = [(p.t, p.total(self.metric)) for p in ctx.history if p.t <= ctx.now]
-        points = [(t, v) for t, v in points if v is not None]
-        forecast, how = forecast_load(points, ctx.now, horizon, self)
+        forecast, how = forecast_load(_Series(ctx.history, self.metric), ctx.now, horizon, self)
         if forecast is None:
             return Proposal(self.name, None, how, floor=True)
         return Proposal(self.name, math.ceil(max(forecast, 0.0) / self.target - 1e-9),
                         f"{how}: {forecast:.1f} expected in {horizon:.0f}s at {self.target:g} each", floor=True)
 
 
-def forecast_load(points: Sequence[tuple[float, float]], now: float, horizon: float,
+class _Series:
+    """(t, load) reads of a time-ordered history, by time range (bisect, so each tick
+    costs the windows it reads, not the whole history)."""
+
+    def __init__(self, history: Sequence[HistoryPoint] | Sequence[tuple[float, float]], metric: str):
+        self.history, self.metric = history, metric
+        times = getattr(history, "times", None)  # decision.History keeps them as it grows
+        self.times = times if times is not None else [p.t if isinstance(p, HistoryPoint) else p[0] for p in history]
+
+    def between(self, start: float, end: float) -> list[tuple[float, float]]:
+        lo, hi = bisect_left(self.times, start), bisect_right(self.times, end)
+        out = []
+        for p in self.history[lo:hi]:
+            t, value = (p.t, p.total(self.metric)) if isinstance(p, HistoryPoint) else p
+            if value is not None:
+                out.append((t, value))
+        return out
+
+    def first_time(self) -> float | None:
+        return self.times[0] if self.times else None
+
+
+def forecast_load(points, now: float, horizon: float,
                   policy: PredictivePolicy) -> tuple[float | None, str]:
     """Forecast the total load at now + horizon from (t, load) points up to now.
 
@@ -167,14 +189,17 @@ def forecast_load(points: Sequence[tuple[float, float]], now: float, horizon: fl
     history, also yesterday's value at the same time of day scaled to today's level;
     the larger of the two is returned (it is a floor: erring high costs a little
     capacity, erring low costs the SLO)."""
-    recent = [(t, v) for t, v in points if now - t <= policy.trend_window_seconds]
+    series = points if isinstance(points, _Series) else _Series(list(points), policy.metric)
+    recent = series.between(now - policy.trend_window_seconds, now)
     if len(recent) < policy.min_points:
         return None, f"{len(recent)} load samples in the trend window, {policy.min_points} needed"
     slope = _theil_sen(recent)
     t_mid = median(t for t, _ in recent)
     level = median(v - slope * (t - t_mid) for t, v in recent)  # the fitted level at t_mid
-    trend = level + slope * (now + horizon - t_mid)
-    seasonal = _seasonal(points, now, horizon, level + slope * (now - t_mid), policy)
+    # Noise margin: the residuals' robust spread (MAD scaled to a standard deviation).
+    spread = 1.4826 * median(abs(v - level - slope * (t - t_mid)) for t, v in recent)
+    trend = level + slope * (now + horizon - t_mid) + policy.noise_z * spread
+    seasonal = _seasonal(series, now, horizon, level + slope * (now - t_mid), policy)
     if seasonal is not None and seasonal > trend:
         return seasonal, "daily seasonality"
     return trend, f"trend {slope * 60:+.1f}/min per min"
@@ -190,14 +215,15 @@ def _theil_sen(points: Sequence[tuple[float, float]]) -> float:
     return median(slopes) if slopes else 0.0
 
 
-def _seasonal(points: Sequence[tuple[float, float]], now: float, horizon: float, level_now: float,
+def _seasonal(series: _Series, now: float, horizon: float, level_now: float,
               policy: PredictivePolicy) -> float | None:
-    if not points or now - points[0][0] < policy.season_seconds + horizon:
+    first = series.first_time()
+    if first is None or now - first < policy.season_seconds + horizon:
         return None
     half = policy.season_window_seconds / 2
 
     def around(t: float) -> float | None:
-        values = [v for ts, v in points if abs(ts - t) <= half]
+        values = [v for _, v in series.between(t - half, t + half)]
         return median(values) if len(values) >= policy.min_points else None
 
     then_now = around(now - policy.season_seconds)
@@ -231,7 +257,8 @@ def build_policy(kind: str, metric: str, params: dict[str, Any] | None = None):
         return TargetTrackingPolicy(metric, _number(params, "target", None), tolerance)
     if kind == "predictive":
         return PredictivePolicy(metric, _number(params, "target", None),
-                                trend_window_seconds=_number(params, "trend_window_seconds", 600.0),
+                                trend_window_seconds=_number(params, "trend_window_seconds", 300.0),
+                                noise_z=_number(params, "noise_z", 1.0, positive=False),
                                 season_seconds=_number(params, "season_seconds", DAY))
     raise PolicyConfigError(f"unknown policy kind {kind!r}; expected threshold, target or predictive")
 

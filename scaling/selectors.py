@@ -15,7 +15,7 @@ from django.db.models import Count, Prefetch, Q
 from . import metrics as metric_sources
 from .backends.base import GroupSpec, ScalingBackend
 from .conf import scaling_settings
-from .decision import Behavior, GroupView, HistoryPoint, Memory, Metrics, decide
+from .decision import Behavior, GroupView, History, HistoryPoint, Memory, Metrics, decide
 from .models import Instance, LoadSample, Policy, ScalingEvent, ScalingGroup
 from .policies import PolicyConfigError, build_policy
 
@@ -56,13 +56,13 @@ def group_view(group: ScalingGroup) -> GroupView:
                      min_instances=group.min_instances, max_instances=group.max_instances)
 
 
-def load_history(group: ScalingGroup, now: float) -> list[HistoryPoint]:
+def load_history(group: ScalingGroup, now: float) -> History:
     """Load samples for the predictive policy: the trend window at full resolution and,
     for seasonality, about a day and an hour back in one-minute buckets."""
     since = datetime.fromtimestamp(now, tz=UTC) - timedelta(days=1, hours=1)
     rows = LoadSample.objects.filter(group=group, at__gte=since).order_by("at").values_list(
         "at", "ready_instances", "values")
-    points: list[HistoryPoint] = []
+    points = History()
     last_bucket = None
     for at, ready, values in rows.iterator(chunk_size=2000):
         t = at.timestamp()
