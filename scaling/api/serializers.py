@@ -4,14 +4,14 @@ from ..decision import ALL_METRICS
 from ..models import Instance, Policy, ScalingEvent
 
 
-class InstanceSerializer(serializers.ModelSerializer):
+class ScalingInstanceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Instance
         fields = ["instance_id", "address", "slot", "state", "started_at", "ready_at", "last_health_at",
                   "last_health_ok", "last_health_detail", "latency_ms", "cpu_percent", "memory_percent"]
 
 
-class EventSerializer(serializers.ModelSerializer):
+class ScalingEventSerializer(serializers.ModelSerializer):
     group = serializers.CharField(source="group.name")
 
     class Meta:
@@ -20,33 +20,33 @@ class EventSerializer(serializers.ModelSerializer):
                   "metrics", "decision", "actor_label", "result", "error"]
 
 
-class PolicySerializer(serializers.ModelSerializer):
+class ScalingPolicySerializer(serializers.ModelSerializer):
     class Meta:
         model = Policy
         fields = ["kind", "metric", "params", "enabled"]
 
 
-class ProposalSerializer(serializers.Serializer):
+class ScalingProposalSerializer(serializers.Serializer):
     policy = serializers.CharField()
     desired = serializers.IntegerField(allow_null=True)
     reason = serializers.CharField()
     floor = serializers.BooleanField()
 
 
-class NextDecisionSerializer(serializers.Serializer):
+class ScalingNextDecisionSerializer(serializers.Serializer):
     current = serializers.IntegerField(required=False)
     desired = serializers.IntegerField(required=False)
     recommendation = serializers.IntegerField(required=False)
     direction = serializers.CharField(required=False)
     reason = serializers.CharField(required=False)
     steps = serializers.ListField(child=serializers.CharField(), required=False)
-    proposals = ProposalSerializer(many=True, required=False)
+    proposals = ScalingProposalSerializer(many=True, required=False)
     metrics = serializers.DictField(child=serializers.FloatField())
     would_apply = serializers.BooleanField(required=False)
     error = serializers.CharField(required=False)
 
 
-class GroupSerializer(serializers.Serializer):
+class ScalingGroupSerializer(serializers.Serializer):
     name = serializers.CharField(source="group.name")
     backend = serializers.CharField(source="group.backend")
     min_instances = serializers.IntegerField(source="group.min_instances")
@@ -56,27 +56,27 @@ class GroupSerializer(serializers.Serializer):
     paused_reason = serializers.CharField(source="group.paused_reason")
     last_tick_at = serializers.DateTimeField(source="group.last_tick_at")
     last_scaled_at = serializers.DateTimeField(source="group.last_scaled_at")
-    policies = PolicySerializer(source="group.policies.all", many=True)
-    instances = InstanceSerializer(many=True)
-    events = EventSerializer(many=True)
-    next = NextDecisionSerializer(help_text="what the next tick would decide now, and why")
+    policies = ScalingPolicySerializer(source="group.policies.all", many=True)
+    instances = ScalingInstanceSerializer(many=True)
+    events = ScalingEventSerializer(many=True)
+    next = ScalingNextDecisionSerializer(help_text="what the next tick would decide now, and why")
 
 
-class OverviewSerializer(serializers.Serializer):
-    groups = GroupSerializer(many=True)
+class ScalingOverviewSerializer(serializers.Serializer):
+    groups = ScalingGroupSerializer(many=True)
 
 
-class ScaleRequestSerializer(serializers.Serializer):
+class ScalingScaleRequestSerializer(serializers.Serializer):
     group = serializers.SlugField(max_length=64)
     instances = serializers.IntegerField(min_value=0, max_value=10_000)
     reason = serializers.CharField(max_length=2000, trim_whitespace=True)
 
 
-class ReasonSerializer(serializers.Serializer):
+class ScalingReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
 
 
-class MetricsRequestSerializer(serializers.Serializer):
+class ScalingMetricsRequestSerializer(serializers.Serializer):
     values = serializers.DictField(child=serializers.FloatField(min_value=0),
                                    help_text=f"metric -> value; known: {', '.join(ALL_METRICS)}")
 

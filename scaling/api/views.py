@@ -6,18 +6,18 @@ from rest_framework.views import APIView
 from .. import selectors, services
 from ..models import ScalingEvent
 from .serializers import (
-    EventSerializer,
-    MetricsRequestSerializer,
-    OverviewSerializer,
-    ReasonSerializer,
-    ScaleRequestSerializer,
+    ScalingEventSerializer,
+    ScalingMetricsRequestSerializer,
+    ScalingOverviewSerializer,
+    ScalingReasonSerializer,
+    ScalingScaleRequestSerializer,
 )
 
 
 class ScalingOverviewView(APIView):
     """Groups, their instances, recent events, current metrics and the next tick's decision."""
 
-    @extend_schema(responses=OverviewSerializer)
+    @extend_schema(responses=ScalingOverviewSerializer)
     def get(self, request):
         group = request.query_params.get("group")
         rows = selectors.groups_overview()
@@ -25,54 +25,54 @@ class ScalingOverviewView(APIView):
             rows = [r for r in rows if r["group"].name == group]
             if not rows:
                 services.get_group(group)  # raises the readable 404
-        return Response(OverviewSerializer({"groups": rows}).data)
+        return Response(ScalingOverviewSerializer({"groups": rows}).data)
 
 
 class ScaleView(APIView):
     """Manual override (staff): run N instances now, with a reason. Returns the event."""
 
-    @extend_schema(request=ScaleRequestSerializer, responses=EventSerializer)
+    @extend_schema(request=ScalingScaleRequestSerializer, responses=ScalingEventSerializer)
     def post(self, request):
-        body = ScaleRequestSerializer(data=request.data)
+        body = ScalingScaleRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         result = services.scale_group(actor=request.user, **body.validated_data)
-        return Response(EventSerializer(ScalingEvent.objects.select_related("group").get(pk=result.event_id)).data)
+        return Response(ScalingEventSerializer(ScalingEvent.objects.select_related("group").get(pk=result.event_id)).data)
 
 
 class PauseView(APIView):
-    @extend_schema(request=ReasonSerializer, responses=None)
+    @extend_schema(request=ScalingReasonSerializer, responses=None)
     def post(self, request, group):
-        body = ReasonSerializer(data=request.data)
+        body = ScalingReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         g = services.pause_autoscaling(group=group, actor=request.user, reason=body.validated_data["reason"])
         return Response({"group": g.name, "enabled": g.enabled})
 
 
 class ResumeView(APIView):
-    @extend_schema(request=ReasonSerializer, responses=None)
+    @extend_schema(request=ScalingReasonSerializer, responses=None)
     def post(self, request, group):
-        body = ReasonSerializer(data=request.data)
+        body = ScalingReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         g = services.resume_autoscaling(group=group, actor=request.user, reason=body.validated_data["reason"])
         return Response({"group": g.name, "enabled": g.enabled})
 
 
 class ReplaceInstanceView(APIView):
-    @extend_schema(request=ReasonSerializer, responses=EventSerializer)
+    @extend_schema(request=ScalingReasonSerializer, responses=ScalingEventSerializer)
     def post(self, request, group, instance_id):
-        body = ReasonSerializer(data=request.data)
+        body = ScalingReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         result = services.replace_instance(group=group, instance_id=instance_id, actor=request.user,
                                            reason=body.validated_data["reason"])
-        return Response(EventSerializer(ScalingEvent.objects.select_related("group").get(pk=result.event_id)).data)
+        return Response(ScalingEventSerializer(ScalingEvent.objects.select_related("group").get(pk=result.event_id)).data)
 
 
 class ReportMetricsView(APIView):
     """An outside system (load balancer, log shipper) reports the group's load (staff token)."""
 
-    @extend_schema(request=MetricsRequestSerializer, responses=None)
+    @extend_schema(request=ScalingMetricsRequestSerializer, responses=None)
     def post(self, request, group):
-        body = MetricsRequestSerializer(data=request.data)
+        body = ScalingMetricsRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         stored = services.report_metrics(group=group, values=body.validated_data["values"], actor=request.user)
         return Response({"group": group, **stored})

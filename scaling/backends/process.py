@@ -36,6 +36,7 @@ _children: dict[int, subprocess.Popen] = {}
 
 class ProcessBackend(ScalingBackend):
     features = frozenset({"instances", "health", "usage", "upstream"})
+    needs_port = True
     option_defaults: dict[str, Any] = {
         "command": DEFAULT_COMMAND,
         "cwd": "",
@@ -57,7 +58,7 @@ class ProcessBackend(ScalingBackend):
         merged = super().validate_options(options)
         if not isinstance(merged["command"], str | list) or not merged["command"]:
             raise BackendError("ProcessBackend: command must be a non-empty string or list")
-        if "{port}" not in str(merged["command"]):
+        if self.needs_port and "{port}" not in str(merged["command"]):
             raise BackendError("ProcessBackend: command must contain {port}, the port the instance listens on")
         try:
             base = int(merged["base_port"])
@@ -184,19 +185,7 @@ class ProcessBackend(ScalingBackend):
     def check_health(self, group: GroupSpec, instance: InstanceInfo) -> HealthResult:
         if self._process(instance) is None:
             return HealthResult(False, "process is not running")
-        url = f"http://{instance.address}{group.options['health_path']}"
-        started = time.perf_counter()
-        try:
-            with urllib.request.urlopen(url, timeout=group.options["health_timeout"]) as response:
-                response.read(1024)
-                status = response.status
-        except urllib.error.HTTPError as exc:
-            status = exc.code
-        except (OSError, ValueError) as exc:
-            return HealthResult(False, f"GET {url}: {getattr(exc, 'reason', exc)}"[:255])
-        latency = (time.perf_counter() - started) * 1000
-        ok = 200 <= status < 400
-        return HealthResult(ok, f"GET {group.options['health_path']} -> {status}", round(latency, 2), status)
+        return http_health(instance.address, group.options["health_path"], group.options["health_timeout"])
 
     def usage(self, group: GroupSpec, instance: InstanceInfo) -> Usage | None:
         proc = self._process(instance)
@@ -216,26 +205,46 @@ class ProcessBackend(ScalingBackend):
     # -- load balancer
     def publish(self, group: GroupSpec, members: list[tuple[InstanceInfo, int]]) -> str:
         """Write the nginx upstream block atomically, then run reload_command if set."""
-        path = self.upstream_path(group)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = render_upstream(group.options["upstream_name"].format(group=group.name), members)
-        if path.exists() and path.read_text() == text:
-            return f"{path} unchanged"
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
-        command = group.options["reload_command"]
-        if not command:
-            return f"wrote {path}"
-        argv = command if isinstance(command, list) else shlex.split(command.format(file=path, group=group.name))
-        try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=group.options["reload_timeout"])
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise BackendError(f"wrote {path}, but the reload command failed: {exc}") from exc
-        if done.returncode != 0:
-            raise BackendError(f"wrote {path}, but the reload command exited {done.returncode}: "
-                               f"{(done.stderr or done.stdout).strip()[:300]}")
-        return f"wrote {path} and reloaded"
+        return write_upstream(self.upstream_path(group), group, members)
+
+
+def write_upstream(path: Path, group: GroupSpec, members: list[tuple[InstanceInfo, int]]) -> str:
+    """Write `upstream <name> { server ... weight=N; }` if it changed; run reload_command after.
+    Raises BackendError when the reload fails (the file is written either way)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = render_upstream(group.options["upstream_name"].format(group=group.name), members)
+    if path.exists() and path.read_text() == text:
+        return f"{path} unchanged"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    command = group.options["reload_command"]
+    if not command:
+        return f"wrote {path}"
+    argv = command if isinstance(command, list) else shlex.split(command.format(file=path, group=group.name))
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=group.options["reload_timeout"])
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BackendError(f"wrote {path}, but the reload command failed: {exc}") from exc
+    if done.returncode != 0:
+        raise BackendError(f"wrote {path}, but the reload command exited {done.returncode}: "
+                           f"{(done.stderr or done.stdout).strip()[:300]}")
+    return f"wrote {path} and reloaded"
+
+
+def http_health(address: str, path: str, timeout: float) -> HealthResult:
+    url = f"http://{address}{path}"
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            response.read(1024)
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (OSError, ValueError) as exc:
+        return HealthResult(False, f"GET {url}: {getattr(exc, 'reason', exc)}"[:255])
+    latency = (time.perf_counter() - started) * 1000
+    return HealthResult(200 <= status < 400, f"GET {path} -> {status}", round(latency, 2), status)
 
 
 def render_upstream(name: str, members: list[tuple[InstanceInfo, int]]) -> str:
