@@ -32,6 +32,24 @@ SCHEDULE: dict[str, dict] = {
         "expires": 15,
         "description": "psutil sample of this host: CPU, load, memory, swap, disk, network, own RSS.",
     },
+    "perfmon: roll up metrics (minutes)": {
+        "task": "perfmon.tasks.rollup_minutes_task",
+        "every": 60,
+        "expires": 60,
+        "description": "Move closed minutes from the metrics buffer into per-minute rows (exactly once).",
+    },
+    "perfmon: roll up metrics (hours)": {
+        "task": "perfmon.tasks.rollup_hours_task",
+        "crontab": {"minute": "*/10"},
+        "expires": 600,
+        "description": "Recompute recent hours from the minute rows (idempotent; late minutes land).",
+    },
+    "perfmon: collect service metrics": {
+        "task": "perfmon.tasks.collect_metrics_task",
+        "every": 30,
+        "expires": 30,
+        "description": "Redis INFO, Celery queue depth and workers, database connections.",
+    },
     "perfmon: prune old samples": {
         "task": "perfmon.tasks.prune_metrics_task",
         "crontab": {"minute": "17", "hour": "*"},

@@ -21,6 +21,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("livez", healthz, name="livez"),
     path("readyz", readyz, name="readyz"),
+    path("", include("perfmon.urls_metrics")),
     path("admin/", admin.site.urls),
     path("api/performance/", include(api_patterns)),
     path("api/auth/token/", obtain_auth_token, name="api-token"),

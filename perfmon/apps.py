@@ -8,6 +8,9 @@ class PerfmonConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers system checks)
+        from . import signals  # noqa: F401  (Celery task run time and failures)
         from .host_metrics import register_host_metrics
+        from .traffic_metrics import register_traffic_metrics
 
         register_host_metrics()
+        register_traffic_metrics()

@@ -47,7 +47,6 @@ DEFAULTS: dict[str, Any] = {
     "COMPRESS_MIN_BYTES": 500,
     "COMPRESS_TYPES": ("text/", "application/json", "application/javascript", "application/xml",
                        "application/vnd.oai.openapi", "image/svg+xml", "application/problem+json"),
-    "GZIP_LEVEL": 6,
     "BROTLI_QUALITY": 4,
     # Read-through cache of the API's expensive reads.
     "API_CACHE_SECONDS": 30,

@@ -154,6 +154,13 @@ def _product(env: Env, var_dir: Path) -> dict[str, Any]:
             "HIGH_MEMORY_THRESHOLD": env.float("HIGH_MEMORY_THRESHOLD", 80.0, min_value=0.0, max_value=100.0),
             "REDIS_ENABLED": env.bool("REDIS_ENABLED", env.is_set("REDIS_URL") or env.is_set("REDIS_HOST")),
             "HOST_SAMPLE_INTERVAL": env.float("HOST_SAMPLE_INTERVAL", 15.0, min_value=1.0),
+            # The request metrics pipeline (perfmon/conf.py documents each key).
+            "METRICS_ENABLED": env.bool("METRICS_ENABLED", True),
+            "METRICS_BUFFER": env.str("METRICS_BUFFER", ""),
+            "METRICS_KEY_PREFIX": env.str("METRICS_KEY_PREFIX", "pm"),
+            "FLUSH_INTERVAL_SECONDS": env.float("METRICS_FLUSH_INTERVAL", 1.0, min_value=0.1, max_value=60.0),
+            "MINUTE_RETENTION_DAYS": env.int("METRICS_MINUTE_RETENTION_DAYS", 7, min_value=1),
+            "HOUR_RETENTION_DAYS": env.int("METRICS_HOUR_RETENTION_DAYS", 90, min_value=1),
         },
         "SCALING": {
             "AUTO_SCALING_ENABLED": env.bool("AUTO_SCALING_ENABLED", True),
@@ -304,8 +311,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so its timing covers everything after it; counts in memory, flushes off the request path.
+    "perfmon.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise (which serves static files precompressed): gzip/brotli for the rest.
+    "perfmon.compression.CompressionMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

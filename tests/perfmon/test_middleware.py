@@ -1,0 +1,127 @@
+"""Real requests through the middleware, with Redis as the buffer."""
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from perfmon.models import QueryMinute, QueryShape, TrafficMinute
+from perfmon.rollup import rollup_minutes
+from perfmon.schema import COUNT, DB_QUERIES, HTTP, UNMATCHED
+from perfmon.selectors import traffic_stats
+from tests.perfmon.conftest import set_perfmon
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.perfmon.urls")]
+
+
+def _by_route(batch, kind=HTTP):
+    out = {}
+    for (k, _minute, route, method, status), values in batch.rows.items():
+        if k == kind:
+            row = out.setdefault((route, method, status), [0, 0])
+            row[0] += values[COUNT]
+            row[1] += values[DB_QUERIES]
+    return out
+
+
+def _pending(buffer):
+    now = int(timezone.now().timestamp())
+    return buffer.pending(since_minute=now // 60 * 60 - 120)
+
+
+def test_requests_are_counted_by_route_template_with_status_and_queries(redis_buffer, recorder, client, raw_client):
+    for n in (1, 2, 3):
+        assert client.get(f"/t/items/{n}").status_code == 200
+    assert client.post("/t/items/2").status_code == 200
+    assert client.get("/healthz").status_code == 200
+    assert raw_client.get("/t/boom").status_code == 500
+    assert recorder.flush()
+
+    rows = _by_route(_pending(redis_buffer))
+    assert rows[("/t/items/<int:n>", "GET", 200)] == [3, 1 + 2 + 3]
+    assert rows[("/t/items/<int:n>", "POST", 200)] == [1, 2]
+    assert rows[("/healthz", "GET", 200)] == [1, 0]
+    assert rows[("/t/boom", "GET", 500)][0] == 1
+    # the raw path never becomes a label
+    assert not any("items/1" in route for route, _m, _s in rows)
+
+
+def test_hostile_paths_and_unmatched_routes_fold_into_one_label(redis_buffer, recorder, raw_client):
+    hostile = "/" + "%00%ff<script>/../" * 500 + "x" * 5000
+    assert raw_client.get(hostile).status_code == 404
+    assert raw_client.get("/no/such/page").status_code == 404
+    assert raw_client.generic("BREW", "/healthz").status_code == 405
+    assert recorder.flush()
+    rows = _by_route(_pending(redis_buffer))
+    assert rows[(UNMATCHED, "GET", 404)] == [2, 0]
+    assert rows[("/healthz", "_OTHER", 405)][0] == 1
+    assert all(len(route) <= 200 for route, _m, _s in rows)
+
+
+def test_label_cardinality_is_bounded(redis_buffer, recorder, settings, client):
+    set_perfmon(settings, MAX_ROUTES=2)
+    for url in ("/healthz", "/livez", "/t/items/0", "/t/big"):
+        assert client.get(url).status_code == 200
+    assert recorder.flush()
+    routes = {route for route, _m, _s in _by_route(_pending(redis_buffer))}
+    assert routes == {"/healthz", "/livez", "<other>"}
+
+
+def test_slow_queries_and_n_plus_one_are_recorded_by_fingerprint(redis_buffer, recorder, settings, client):
+    set_perfmon(settings, SLOW_QUERY_THRESHOLD_MS=20.0, N_PLUS_ONE_THRESHOLD=10)
+    for _ in range(2):
+        assert client.get("/t/slow").status_code == 200
+    assert client.get("/t/items/12").status_code == 200
+    assert client.get("/t/items/3").status_code == 200
+    assert recorder.flush()
+    rollup_minutes(now=timezone.now() + timedelta(minutes=2))
+
+    slow = QueryMinute.objects.get(route="/t/slow")
+    assert slow.slow_count == 2 and slow.slow_max_ms >= 50 and slow.nplus1_requests == 0
+    sql = QueryShape.objects.get(fingerprint=slow.fingerprint).sql
+    assert "pg_sleep(?)" in sql and "secret-literal" not in sql and "0.05" not in sql
+    nplus1 = QueryMinute.objects.get(route="/t/items/<int:n>")
+    assert nplus1.nplus1_requests == 1 and nplus1.nplus1_executions == 12 and nplus1.slow_count == 0
+    assert "auth_user" in QueryShape.objects.get(fingerprint=nplus1.fingerprint).sql
+
+
+def test_percentiles_and_totals_survive_the_rollup(redis_buffer, recorder, client):
+    for n in range(5):
+        client.get(f"/t/items/{n}")
+    assert recorder.flush()
+    now = timezone.now()
+    assert rollup_minutes(now=now + timedelta(minutes=2)).parts_applied >= 1
+    assert rollup_minutes(now=now + timedelta(minutes=2)).parts_applied == 0
+    rows = TrafficMinute.objects.filter(route="/t/items/<int:n>")
+    assert sum(r.count for r in rows) == 5 and sum(r.db_queries for r in rows) == 0 + 1 + 2 + 3 + 4
+    stats = traffic_stats(now - timedelta(minutes=5), now + timedelta(minutes=1), route="/t/items/<int:n>")
+    assert stats.requests == 5 and stats.errors == 0
+    assert 0 < stats.p50_ms <= stats.p95_ms <= stats.p99_ms <= stats.max_ms
+    assert stats.db_queries_per_request == 2.0
+
+
+def test_cache_hits_and_misses_are_counted_per_request(redis_buffer, recorder, client):
+    from perfmon.api_cache import invalidate
+
+    invalidate("tests.perfmon")
+    assert client.get("/t/cached/a").json()["hit"] is False
+    assert client.get("/t/cached/a").json()["hit"] is True
+    assert client.get("/t/cached/a").json()["hit"] is True
+    invalidate("tests.perfmon")
+    assert client.get("/t/cached/a").json()["hit"] is False
+    assert recorder.flush()
+    batch = _pending(redis_buffer)
+    from perfmon.schema import CACHE_HITS, CACHE_MISSES
+
+    values = [v for k, v in batch.rows.items() if k[0] == HTTP and k[2] == "/t/cached/<str:key>"]
+    assert sum(v[CACHE_HITS] for v in values) == 2 and sum(v[CACHE_MISSES] for v in values) == 2
+
+
+def test_no_database_writes_on_the_request_path(db_buffer, recorder, client, django_assert_num_queries):
+    """Even with the database as the buffer, a request runs only its own queries."""
+    with django_assert_num_queries(3):
+        assert client.get("/t/items/3").status_code == 200
+    from perfmon.models import BufferBatch
+
+    assert BufferBatch.objects.count() == 0
+    assert recorder.flush()
+    assert BufferBatch.objects.count() == 1
