@@ -126,7 +126,7 @@ def note_bytes_saved(saved: int) -> None:
 
 
 class Recorder:
-    def __init__(self, buffer_factory=None):
+    def __init__(self, buffer_factory=None, clock=time.time):
         self._lock = threading.Lock()
         self._rows: dict[Key, list[float]] = {}
         self._examples: dict[str, str] = {}
@@ -134,6 +134,7 @@ class Recorder:
         self._distinct = 0
         self._fingerprints: dict[str, str] = {}
         self._buffer_factory = buffer_factory
+        self._clock = clock
         self._thread_started = False
         self._stop = threading.Event()
         self.dropped_requests = 0      # this process, since it started
@@ -172,7 +173,7 @@ class Recorder:
                stats: RequestStats | None = None, response_bytes: int = 0) -> None:
         if not self._thread_started and self.use_thread:
             self._start_thread()
-        minute = int(time.time()) // 60 * 60
+        minute = int(self._clock()) // 60 * 60
         key = (kind, minute, route, method, status)
         with self._lock:
             row = self._rows.get(key)

@@ -37,7 +37,8 @@ class OptimizationView(APIView):
         params = WindowSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         window = params.validated_data["window"]
-        end = timezone.now().replace(second=0, microsecond=0)
+        # Up to the end of the current minute, so the latest rolled-up minute is in.
+        end = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=1)
         read = read_through("perfmon.metrics", f"optimization:{window}:{end.isoformat()}",
                             lambda: selectors.optimization(end - WINDOWS[window], end))
         return conditional_response(request, read)
