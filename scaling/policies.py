@@ -139,7 +139,11 @@ class PredictivePolicy:
     metric: str
     target: float
     trend_window_seconds: float = 300.0
-    noise_z: float = 1.0
+    noise_z: float = 1.5
+    volatility_window_seconds: float = 600.0
+    burst_ratio: float = 0.5
+    burst_gain: float = 1.0
+    tolerance: float | None = None
     season_seconds: float = DAY
     season_window_seconds: float = 900.0
     min_points: int = 4
@@ -154,7 +158,14 @@ class PredictivePolicy:
         forecast, how = forecast_load(_Series(ctx.history, self.metric), ctx.now, horizon, self)
         if forecast is None:
             return Proposal(self.name, None, how, floor=True)
-        return Proposal(self.name, math.ceil(max(forecast, 0.0) / self.target - 1e-9),
+        needed = math.ceil(max(forecast, 0.0) / self.target - 1e-9)
+        tolerance = self.tolerance if self.tolerance is not None else ctx.behavior.tolerance
+        current = ctx.group.current
+        if needed != current and abs(forecast / (max(current, 1) * self.target) - 1) <= tolerance:
+            # Within the tolerance band of what the group already has: no change either way,
+            # so noise around a boundary does not flap the group.
+            needed = current
+        return Proposal(self.name, needed,
                         f"{how}: {forecast:.1f} expected in {horizon:.0f}s at {self.target:g} each", floor=True)
 
 
@@ -196,9 +207,22 @@ def forecast_load(points, now: float, horizon: float,
     slope = _theil_sen(recent)
     t_mid = median(t for t, _ in recent)
     level = median(v - slope * (t - t_mid) for t, v in recent)  # the fitted level at t_mid
-    # Noise margin: the residuals' robust spread (MAD scaled to a standard deviation).
-    spread = 1.4826 * median(abs(v - level - slope * (t - t_mid)) for t, v in recent)
+    # Margin for what the trend does not explain: the load's standard deviation over the
+    # volatility window (noise, oscillation, bursts), so headroom follows how erratic the
+    # load has been instead of being one fixed share for every workload.
+    # Robust (median absolute deviation as a standard deviation), so one burst does not
+    # inflate it while a sustained oscillation does.
+    wide = [v for _, v in series.between(now - policy.volatility_window_seconds, now)]
+    centre = median(wide)
+    spread = 1.4826 * median(abs(v - centre) for v in wide)
     trend = level + slope * (now + horizon - t_mid) + policy.noise_z * spread
+    # A burst: the latest reading far above the window's median is a surge in progress,
+    # which a trend over the window sees too late; assume it goes on rising for a while.
+    last, fitted_now = recent[-1][1], level + slope * (now - t_mid)
+    if fitted_now > 0 and last > fitted_now * (1 + policy.burst_ratio):
+        burst = last + policy.burst_gain * (last - fitted_now)
+        if burst > trend:
+            return burst, f"burst: {last:.1f} against a trend of {fitted_now:.1f}"
     seasonal = _seasonal(series, now, horizon, level + slope * (now - t_mid), policy)
     if seasonal is not None and seasonal > trend:
         return seasonal, "daily seasonality"
@@ -258,7 +282,7 @@ def build_policy(kind: str, metric: str, params: dict[str, Any] | None = None):
     if kind == "predictive":
         return PredictivePolicy(metric, _number(params, "target", None),
                                 trend_window_seconds=_number(params, "trend_window_seconds", 300.0),
-                                noise_z=_number(params, "noise_z", 1.0, positive=False),
+                                noise_z=_number(params, "noise_z", 1.5, positive=False),
                                 season_seconds=_number(params, "season_seconds", DAY))
     raise PolicyConfigError(f"unknown policy kind {kind!r}; expected threshold, target or predictive")
 

@@ -1,5 +1,6 @@
 """The decision code: pure functions on an explicit clock."""
 import math
+import random
 
 import pytest
 
@@ -122,7 +123,7 @@ def test_decision_is_pure_and_memory_round_trips():
 
 
 def test_predictive_trend_provisions_ahead_by_warmup():
-    policy = PredictivePolicy("request_rate", 600)
+    policy = PredictivePolicy("request_rate", 600, noise_z=0)
     # load rises 600 req/min every minute; warm-up 120 s + tick 15 s ahead.
     history = [HistoryPoint(t, 1, {"request_rate": 600 * t / 60}) for t in range(0, 601, 15)]
     behavior = Behavior(warmup_seconds=120)
@@ -133,11 +134,31 @@ def test_predictive_trend_provisions_ahead_by_warmup():
     assert d.desired == math.ceil(forecast / 600)
 
 
+def test_predictive_margin_follows_volatility_and_bursts_are_followed():
+    policy = PredictivePolicy("request_rate", 600)
+    calm = [(float(t), 6000.0) for t in range(0, 601, 15)]
+    rng = random.Random(7)
+    wobbly = [(float(t), rng.gauss(6000.0, 900.0)) for t in range(0, 601, 15)]
+    assert forecast_load(calm, 600, 135, policy)[0] == pytest.approx(6000.0)
+    value, _ = forecast_load(wobbly, 600, 135, policy)
+    assert value > 6000 + 0.5 * 900    # a margin for an erratic load that a calm one does not get
+    burst = calm[:-1] + [(600.0, 12000.0)]
+    value, how = forecast_load(burst, 600, 135, policy)
+    assert how.startswith("burst") and value == pytest.approx(18000.0)
+
+
+def test_predictive_floor_has_a_tolerance_band():
+    policy = PredictivePolicy("request_rate", 600, noise_z=0)
+    flat = [HistoryPoint(t, 10, {"request_rate": 6300.0}) for t in range(0, 601, 15)]
+    d = run([policy], Metrics(request_rate=6300), current=10, now=600, history=flat, hi=30)
+    assert d.proposals[0].desired == 10          # 11 needed by ceil, but within 10 % of 10: hold
+
+
 def test_predictive_is_robust_to_a_single_spike():
     history = [HistoryPoint(t, 1, {"request_rate": 1000.0}) for t in range(0, 601, 15)]
     history[-3] = HistoryPoint(570, 1, {"request_rate": 50000.0})
     value, _ = forecast_load([(p.t, p.total("request_rate")) for p in history], 600, 135,
-                             PredictivePolicy("request_rate", 600))
+                             PredictivePolicy("request_rate", 600, noise_z=0))
     assert value == pytest.approx(1000.0)
 
 

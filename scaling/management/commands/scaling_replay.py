@@ -22,10 +22,10 @@ class Command(BaseCommand):
         parser.add_argument("--initial", type=int, default=None, help="ready instances at the start (default min)")
         parser.add_argument("--group", default="web", help="group whose policies and behaviour to replay")
         parser.add_argument("--policy", default=None,
-                            help="instead of the group's policies: 'default' (target tracking + predictive on "
-                                 "request rate at --target-utilization) or 'hpa'")
+                            help="instead of the group's policies: 'default' (target tracking at 85 %% of "
+                                 "capacity under a predictive floor at 90 %%) or 'hpa'")
         parser.add_argument("--target-utilization", type=float, default=0.7,
-                            help="share of --capacity that target policies aim for (and the baseline's)")
+                            help="share of --capacity the HPA-style baseline aims for")
 
     def handle(self, *args, **o):
         try:
@@ -57,8 +57,7 @@ class Command(BaseCommand):
             return policies, behavior, "hpa", None
         group = ScalingGroup.objects.filter(name=o["group"]).first()
         if choice == "default" or (choice is None and group is None):
-            policies, behavior = replay.default_replay_policies(o["capacity"], o["target_utilization"], o["tick"],
-                                                                o["warmup"])
+            policies, behavior = replay.default_replay_policies(o["capacity"], o["tick"], o["warmup"])
             return policies, behavior, "default policies", group
         if choice is not None:
             raise CommandError(f"--policy must be 'default' or 'hpa', got {choice!r}")
