@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -491,8 +491,9 @@ def _tick_group(group: ScalingGroup, now: float) -> TickResult:
     notes = refresh_instances(group, backend, spec)
     metrics = group_metrics(group, backend, spec)
     ready = group.instances.filter(state=State.READY).count()
-    LoadSample.objects.create(group=group, at=datetime.fromtimestamp(now, tz=UTC), ready_instances=ready,
-                              values=metrics.as_dict())
+    at = datetime.fromtimestamp(now, tz=UTC)
+    LoadSample.objects.create(group=group, at=at, ready_instances=ready, values=metrics.as_dict())
+    LoadSample.objects.filter(group=group, at__lt=at - timedelta(days=int(scaling_settings.HISTORY_DAYS))).delete()
     inputs = decision_inputs(group, metrics, now)
     decision = decide(now=now, **inputs)
     group.last_tick_at = timezone.now()

@@ -159,3 +159,11 @@ def test_scaling_replay_command(tmp_path):
         (tmp_path / "nohead.csv").write_text("1,2\n")
         call_command("scaling_replay", "--trace", str(tmp_path / "nohead.csv"), "--out", str(out_path),
                      "--capacity", "50")
+
+
+@pytest.mark.django_db
+def test_get_scaling_query_count_is_pinned(viewer_client, group, django_assert_max_num_queries):
+    services.scale_group(group="web", instances=2, actor="test", reason="warm up")
+    viewer_client.get("/api/performance/scaling")  # warm the session and caches
+    with django_assert_max_num_queries(12):
+        assert viewer_client.get("/api/performance/scaling").status_code == 200

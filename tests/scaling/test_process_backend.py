@@ -259,3 +259,72 @@ def test_pause_and_resume(process_options):
     assert services.autoscale_tick(group="web")[0].decision["desired"] == 4
     group.refresh_from_db()
     assert group.desired_instances == 4
+
+
+@pytest.mark.django_db
+def test_real_cpu_load_measured_with_psutil_drives_scaling(process_options, flags_dir):
+    need_redis()
+    group = services.create_group(name="web", actor="test", reason="t", min_instances=1, max_instances=3,
+                                  backend_options=process_options, warmup_seconds=5,
+                                  policies=[("threshold", "cpu_percent", {"up": 50, "down": 20})])
+    ScalingGroup.objects.filter(pk=group.pk).update(scale_down_stabilization_seconds=0,
+                                                    scale_down_cooldown_seconds=0)
+    tick_until_ready(group, 1)
+    inst = group.instances.get(state=State.READY)
+    (flags_dir / f"{inst.meta['port']}.burn").write_text("x")
+
+    def busy():
+        services.autoscale_tick(group="web")
+        inst.refresh_from_db()
+        return inst.cpu_percent is not None and inst.cpu_percent > 50
+    wait_until(busy, 20, interval=0.5, message="psutil to see the instance busy")
+    group.refresh_from_db()
+    assert group.desired_instances == 2
+    event = ScalingEvent.objects.get(kind="autoscale", to_instances=2)
+    assert event.metrics["cpu_percent"] > 50 and "cpu_percent" in event.reason
+    (flags_dir / f"{inst.meta['port']}.burn").unlink()
+    tick_until_ready(group, 2)
+
+    def idle():
+        services.autoscale_tick(group="web")
+        group.refresh_from_db()
+        return group.desired_instances == 1
+    wait_until(idle, 20, interval=0.5, message="the idle group to scale back down")
+    assert ScalingEvent.objects.filter(kind="autoscale", from_instances=2, to_instances=1).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_default_command_runs_this_projects_web_server(process_options):
+    need_redis()
+    from tests.support import child_env
+
+    options = {k: v for k, v in process_options.items() if k != "command"}
+    options["env"] = child_env(WEB_CONCURRENCY="1")
+    group = make_group(options)
+    tick_until_ready(group, 1, timeout=40)
+    inst = group.instances.get(state=State.READY)
+    assert "gunicorn" in inst.meta["argv"] and "config.wsgi:application" in inst.meta["argv"]
+    status, body, _ = http_get(f"http://{inst.address}/healthz")
+    assert status == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_tick_task_runs_on_a_real_worker(process_options, tmp_path):
+    need_redis()
+    from config.celery import app
+    from tests.support import child_env, start_worker
+
+    group = make_group(process_options)
+    worker = start_worker(tmp_path, child_env(), "scaling-tick-test", "scaling-tick")
+    try:
+        app.send_task("scaling.tasks.autoscale_tick_task", kwargs={"group": "web"}, queue="scaling-tick-test")
+        wait_until(lambda: group.instances.exists(), 30, message="the worker's tick to start an instance")
+        event = ScalingEvent.objects.get(group=group)
+        assert event.kind == "health" and event.reached_instances == 1
+    finally:
+        worker.stop()
+        for inst in group.instances.all():   # started by the worker process, not by this one
+            try:
+                os.killpg(inst.meta["pid"], signal.SIGKILL)
+            except (ProcessLookupError, KeyError):
+                pass
