@@ -144,7 +144,25 @@ def http_get(url: str, timeout: float = 5.0, headers: dict | None = None) -> tup
         return exc.code, exc.read(), dict(exc.headers)
 
 
+_static_root: Path | None = None
+
+
+def collected_static() -> Path:
+    """Static files collected once per test run, as a production server needs them
+    (the manifest storage refuses to render a page otherwise)."""
+    global _static_root
+    if _static_root is None:
+        import tempfile
+
+        root = Path(tempfile.mkdtemp(prefix="cp-static-"))
+        subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, check=True,
+                       env=child_env(STATIC_ROOT=str(root)), timeout=300)
+        _static_root = root
+    return _static_root
+
+
 def start_web(tmp_path: Path, env: dict[str, str], workers: int = 1) -> tuple[Process, str]:
+    env = {"STATIC_ROOT": str(collected_static()), **env}
     port = free_port()
     proc = Process([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "config" / "gunicorn.py"),
                     "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "config.wsgi:application"],

@@ -9,7 +9,10 @@ os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="controlplane-test-"))
 
 from .base import *  # noqa: E402,F401,F403
 
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Fast hashing for the many users tests create; PBKDF2 stays available for users that a
+# child server process (production settings) must be able to log in.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher",
+                    "django.contrib.auth.hashers.PBKDF2PasswordHasher"]
 STORAGES = {  # noqa: F405
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

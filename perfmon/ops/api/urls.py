@@ -13,6 +13,8 @@ urlpatterns = [
          name="ops-recommendation-apply"),
     path("recommendations/<int:pk>/dismiss", views.RecommendationActionView.as_view(verb="dismiss"),
          name="ops-recommendation-dismiss"),
+    path("dashboard", views.DashboardView.as_view(), name="ops-dashboard"),
+    path("reports", views.ReportView.as_view(), name="ops-reports"),
     path("optimize", views.OptimizeView.as_view(), name="ops-optimize"),
     path("optimize/<int:pk>", views.OptimizeStatusView.as_view(), name="ops-optimize-status"),
 ]

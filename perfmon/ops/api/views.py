@@ -1,5 +1,5 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, serializers, status
+from rest_framework import generics, renderers, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -125,3 +125,62 @@ class OptimizeView(APIView):
 class OptimizeStatusView(generics.RetrieveAPIView):
     serializer_class = s.OptimizationRunSerializer
     queryset = OptimizationRun.objects.all()
+
+
+class _CSVRenderer(renderers.BaseRenderer):
+    """Lets `?format=csv` through DRF's content negotiation; the view writes the CSV itself."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
+
+
+class ReportView(APIView):
+    """The performance report for a period, as JSON or CSV (`format=csv`)."""
+
+    renderer_classes = [renderers.JSONRenderer, renderers.BrowsableAPIRenderer, _CSVRenderer]
+
+    def perform_content_negotiation(self, request, force=False):
+        # An unknown ?format= is this view's to report (a 400 naming the field), not a 404.
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(parameters=[OpenApiParameter("period", str, enum=["hour", "day", "week", "month"]),
+                               OpenApiParameter("format", str, enum=["json", "csv"])],
+                   responses={200: serializers.DictField()})
+    def get(self, request):
+        from django.http import HttpResponse
+
+        from perfmon.ops.reports import PERIODS, build_report, render_csv
+
+        period = request.query_params.get("period", "day")
+        fmt = request.query_params.get("format", "json")
+        errors = {}
+        if period not in PERIODS:
+            errors["period"] = [f"must be one of {', '.join(PERIODS)}"]
+        if fmt not in ("json", "csv"):
+            errors["format"] = ["must be json or csv"]
+        if errors:
+            raise serializers.ValidationError(errors)
+        report = build_report(period=period)
+        if fmt == "csv":
+            response = HttpResponse(render_csv(report), content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="performance-{period}.csv"'
+            return response
+        return Response(report)
+
+
+class DashboardView(APIView):
+    """Everything the operator dashboard shows, in one call (`range`: hour, day or week)."""
+
+    @extend_schema(parameters=[OpenApiParameter("range", str, enum=["hour", "day", "week"])],
+                   responses={200: serializers.DictField()})
+    def get(self, request):
+        from perfmon.ops.dashboard import RANGES, dashboard
+
+        range_name = request.query_params.get("range", "hour")
+        if range_name not in RANGES:
+            raise serializers.ValidationError({"range": [f"must be one of {', '.join(RANGES)}"]})
+        return Response(dashboard(range_name=range_name))

@@ -1,0 +1,191 @@
+"""Performance reports for a period: trend against the previous period, top routes by
+time and by errors, resource usage, slow queries, alerts, scaling events and their
+reasons, and open recommendations. One builder; JSON and CSV are two renderings of it.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Avg, Count, F, Max, Q, Sum
+from django.utils import timezone
+
+from perfmon import histogram
+from perfmon.models import HostSample, QueryHour, QueryMinute, QueryShape, TrafficHour, TrafficMinute
+
+from .models import Alert, Recommendation
+
+PERIODS = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7),
+           "month": timedelta(days=30)}
+MINUTE_RETENTION = timedelta(days=7)
+TOP = 10
+
+
+def period_bounds(period: str, end: datetime | None = None) -> tuple[datetime, datetime]:
+    if period not in PERIODS:
+        raise ValueError(f"period must be one of {', '.join(PERIODS)}")
+    end = end or timezone.now()
+    return end - PERIODS[period], end
+
+
+def _tables(start: datetime, now: datetime):
+    """Minute rows while they are kept, hour rows beyond (and for long ranges)."""
+    if start >= now - MINUTE_RETENTION + timedelta(minutes=5):
+        return TrafficMinute, QueryMinute
+    return TrafficHour, QueryHour
+
+
+def _traffic(start: datetime, end: datetime, now: datetime) -> dict[str, Any]:
+    traffic_model, _ = _tables(start, now)
+    rows = traffic_model.objects.filter(kind="http", bucket__gte=start, bucket__lt=end)
+    sums = {"n": Sum("count"), "errors": Sum("count", filter=Q(status__gte=500)),
+            "duration": Sum("duration_sum_ms"), "max_ms": Max("duration_max_ms"),
+            "db_queries": Sum("db_queries"), "hits": Sum("cache_hits"), "misses": Sum("cache_misses"),
+            "bytes": Sum("response_bytes")}
+    sums.update({f"sum_{name}": Sum(name) for name in histogram.BUCKET_FIELDS})
+    total = rows.aggregate(**sums)
+    count = total["n"] or 0
+    hist = [total[f"sum_{name}"] or 0 for name in histogram.BUCKET_FIELDS]
+    lookups = (total["hits"] or 0) + (total["misses"] or 0)
+    return {
+        "requests": count,
+        "errors": total["errors"] or 0,
+        "error_rate": round((total["errors"] or 0) / count, 4) if count else None,
+        "avg_ms": round(total["duration"] / count, 2) if count else None,
+        **{f"{k}_ms": (round(v, 2) if v is not None else None)
+           for k, v in histogram.percentiles(hist, (50, 95, 99), total["max_ms"]).items()},
+        "max_ms": total["max_ms"],
+        "db_queries_per_request": round((total["db_queries"] or 0) / count, 2) if count else None,
+        "cache_hit_rate": round((total["hits"] or 0) / lookups, 4) if lookups else None,
+        "response_bytes": total["bytes"] or 0,
+    }
+
+
+def _change(now_value, before_value):
+    if now_value is None or before_value in (None, 0):
+        return None
+    return round((now_value - before_value) / before_value * 100, 1)
+
+
+def _top_routes(start: datetime, end: datetime, now: datetime) -> dict[str, list[dict]]:
+    traffic_model, _ = _tables(start, now)
+    rows = (traffic_model.objects.filter(kind="http", bucket__gte=start, bucket__lt=end)
+            .values("route", "method")
+            .annotate(requests=Sum("count"), total_ms=Sum("duration_sum_ms"), max_ms=Max("duration_max_ms"),
+                      errors=Sum("count", filter=Q(status__gte=500))))
+    by_time = sorted(rows, key=lambda r: r["total_ms"] or 0, reverse=True)[:TOP]
+    by_errors = sorted((r for r in rows if r["errors"]), key=lambda r: r["errors"], reverse=True)[:TOP]
+
+    def shape(r):
+        return {"route": r["route"], "method": r["method"], "requests": r["requests"],
+                "total_s": round((r["total_ms"] or 0) / 1000, 3),
+                "avg_ms": round(r["total_ms"] / r["requests"], 2) if r["requests"] else None,
+                "max_ms": r["max_ms"], "errors": r["errors"] or 0}
+
+    return {"by_time": [shape(r) for r in by_time], "by_errors": [shape(r) for r in by_errors]}
+
+
+def _resources(start: datetime, end: datetime) -> list[dict]:
+    rows = (HostSample.objects.filter(at__gte=start, at__lt=end).values("host")
+            .annotate(samples=Count("id"), cpu_avg=Avg("cpu_percent"), cpu_max=Max("cpu_percent"),
+                      memory_avg=Avg("memory_percent"), memory_max=Max("memory_percent"),
+                      disk_max=Max("disk_percent"), load_max=Max("load1")).order_by("host"))
+    return [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in row.items()} for row in rows]
+
+
+def _slow_queries(start: datetime, end: datetime, now: datetime) -> list[dict]:
+    _, query_model = _tables(start, now)
+    rows = (query_model.objects.filter(bucket__gte=start, bucket__lt=end, slow_count__gt=0)
+            .values("fingerprint").annotate(n=Sum("slow_count"), total_ms=Sum("slow_total_ms"),
+                                            max_ms=Max("slow_max_ms"))
+            .order_by(F("total_ms").desc())[:TOP])
+    shapes = dict(QueryShape.objects.filter(fingerprint__in=[r["fingerprint"] for r in rows])
+                  .values_list("fingerprint", "sql"))
+    return [{"fingerprint": r["fingerprint"], "count": r["n"], "total_ms": round(r["total_ms"], 2),
+             "mean_ms": round(r["total_ms"] / r["n"], 2), "max_ms": r["max_ms"],
+             "sql": shapes.get(r["fingerprint"], "")} for r in rows]
+
+
+def _alerts(start: datetime, end: datetime) -> list[dict]:
+    alerts = (Alert.objects.select_related("rule").filter(fired_at__gte=start, fired_at__lt=end)
+              .order_by("-fired_at")[:100])
+    return [{"rule": a.rule.name, "severity": a.severity, "labels": a.labels, "state": a.state,
+             "fired_at": a.fired_at.isoformat(), "resolved_at": a.resolved_at.isoformat() if a.resolved_at else None,
+             "value": a.value, "threshold": a.threshold} for a in alerts]
+
+
+def _scaling(start: datetime, end: datetime) -> list[dict]:
+    from scaling.models import ScalingEvent
+
+    events = ScalingEvent.objects.select_related("group").filter(at__gte=start, at__lt=end).order_by("-at")[:200]
+    return [{"group": e.group.name, "at": e.at.isoformat(), "kind": e.kind, "from": e.from_instances,
+             "to": e.to_instances, "result": e.result, "reason": e.reason, "actor": e.actor_label,
+             "metrics": e.metrics} for e in events]
+
+
+def _recommendations() -> list[dict]:
+    return [{"title": r.title, "kind": r.kind, "subject": r.subject, "impact": r.impact, "action": r.action}
+            for r in Recommendation.objects.filter(status=Recommendation.Status.OPEN).order_by("-impact")[:TOP]]
+
+
+def build_report(*, period: str = "day", end: datetime | None = None) -> dict[str, Any]:
+    """The report for the `period` ending at `end` (default now). ValueError for a bad period."""
+    now = timezone.now()
+    start, end = period_bounds(period, end)
+    previous_start = start - PERIODS[period]
+    current, previous = _traffic(start, end, now), _traffic(previous_start, start, now)
+    trend = {key: _change(current[key], previous[key])
+             for key in ("requests", "error_rate", "avg_ms", "p95_ms", "cache_hit_rate")}
+    return {
+        "period": period, "start": start.isoformat(), "end": end.isoformat(),
+        "summary": current, "previous": previous, "trend_percent": trend,
+        "top_routes": _top_routes(start, end, now),
+        "resources": _resources(start, end),
+        "slow_queries": _slow_queries(start, end, now),
+        "alerts": _alerts(start, end),
+        "scaling_events": _scaling(start, end),
+        "recommendations": _recommendations(),
+    }
+
+
+_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """A cell that a spreadsheet will not run as a formula (OWASP: prefix with a quote)."""
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    text = value if isinstance(value, str) else str(value)
+    return "'" + text if text.startswith(_DANGEROUS) else text
+
+
+def render_csv(report: dict[str, Any]) -> str:
+    """One CSV with a block per section: a `section` column, then the section's own columns."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+
+    def block(section: str, rows: list[dict]) -> None:
+        if not rows:
+            writer.writerow([section, "(none)"])
+            return
+        columns = list(rows[0])
+        writer.writerow(["section", *columns])
+        for row in rows:
+            writer.writerow([section, *(safe_cell(row.get(c)) for c in columns)])
+
+    writer.writerow(["section", "period", "start", "end"])
+    writer.writerow(["report", report["period"], report["start"], report["end"]])
+    block("summary", [{"metric": k, "value": v, "previous": report["previous"][k],
+                       "change_percent": report["trend_percent"].get(k)} for k, v in report["summary"].items()])
+    block("top_routes_by_time", report["top_routes"]["by_time"])
+    block("top_routes_by_errors", report["top_routes"]["by_errors"])
+    block("resources", report["resources"])
+    block("slow_queries", report["slow_queries"])
+    block("alerts", report["alerts"])
+    block("scaling_events", [{**e, "metrics": e["metrics"]} for e in report["scaling_events"]])
+    block("recommendations", report["recommendations"])
+    return out.getvalue()
