@@ -8,3 +8,6 @@ class ScalingConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401 - registers the system checks
+        from .registry import register_scaling_metrics
+
+        register_scaling_metrics()

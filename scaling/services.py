@@ -136,6 +136,8 @@ def _record(group: ScalingGroup, *, kind: str, before: int, after: int, actor: A
 
 def refresh_instances(group: ScalingGroup, backend: ScalingBackend, spec: GroupSpec) -> list[str]:
     """Probe every live instance; update states and usage. Returns what changed, readably."""
+    if "replicas" in backend.features:
+        return _mirror_replicas(group, backend.get_replicas(spec))
     notes: list[str] = []
     now = timezone.now()
     wall = time.time()
@@ -259,21 +261,28 @@ def _apply_replicas(group: ScalingGroup, backend: ScalingBackend, spec: GroupSpe
     except BackendError as exc:
         return ApplyReport(errors=(exc.message,), serving=group.instances.filter(
             state__in=[State.STARTING, State.READY]).count())
-    seen = set()
+    _mirror_replicas(group, status)
+    return ApplyReport(errors=tuple(errors), serving=status.desired, ready=status.ready,
+                       published=f"replicas {status.desired} requested, {status.ready} ready")
+
+
+def _mirror_replicas(group: ScalingGroup, status) -> list[str]:
+    """Instance rows follow what the orchestrator reports (pods, ready by their condition)."""
+    notes, seen, now = [], set(), timezone.now()
     for info in status.instances:
         seen.add(info.instance_id)
         state = State.READY if info.instance_id in status.ready_ids else State.STARTING
         inst, created = Instance.objects.get_or_create(
             group=group, instance_id=info.instance_id,
-            defaults={"address": info.address, "slot": info.slot, "meta": info.meta, "state": state})
+            defaults={"address": info.address, "slot": info.slot, "meta": info.meta, "state": state,
+                      "ready_at": now if state == State.READY else None})
         if not created and inst.state != state:
-            inst.state = state
-            inst.ready_at = inst.ready_at or (timezone.now() if state == State.READY else None)
+            inst.state, inst.ready_at = state, inst.ready_at or (now if state == State.READY else None)
             inst.save(update_fields=["state", "ready_at"])
+            notes.append(f"{inst.instance_id} {'ready' if state == State.READY else 'not ready'}")
     gone = group.instances.exclude(instance_id__in=seen).exclude(state=State.STOPPED)
-    gone.update(state=State.STOPPED, stopped_at=timezone.now())
-    return ApplyReport(errors=tuple(errors), serving=status.desired, ready=status.ready,
-                       published=f"replicas {status.desired} requested, {status.ready} ready")
+    gone.update(state=State.STOPPED, stopped_at=now)
+    return notes
 
 
 # -- actions ----------------------------------------------------------------------------------

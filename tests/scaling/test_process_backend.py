@@ -78,6 +78,14 @@ def test_instances_come_and_go_with_the_load(process_options, tmp_path):
     assert len(stopped) == 3 and alive(first.meta["pid"])   # the highest slots go first
     assert ScalingEvent.objects.filter(group=group, kind="autoscale", from_instances=4, to_instances=1).exists()
     assert (tmp_path / "upstream-web.conf").read_text().count("server 127.0.0.1:") == 1
+    # each tick's reading is in perfmon's metric registry, by group
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from perfmon.registry import Query, read
+    seen = read("scaling.request_rate", Query(timezone.now() + timedelta(seconds=1), timedelta(hours=1), "max"))
+    assert seen[0].labels == {"group": "web"} and seen[0].value == 2400
 
 
 @pytest.mark.django_db

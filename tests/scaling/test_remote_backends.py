@@ -55,7 +55,9 @@ def test_a_kubernetes_group_scales_through_the_service(settings):
         services.create_group(name="web", actor="test", reason="t", backend="k8s", min_instances=1,
                               max_instances=5, backend_options={"deployment": "web"})
         result = services.scale_group(group="web", instances=3, actor="test", reason="k8s")
+        tick = services.autoscale_tick(group="web")[0]
     assert result.result == "ok" and result.reached_instances == 3
+    assert tick.ran and tick.decision["current"] == 3   # pods mirrored, the pending one not counted ready
     states = dict(Instance.objects.values_list("instance_id", "state"))
     assert states == {"web-7d9c6b8f5-2xkqp": "ready", "web-7d9c6b8f5-8hz4m": "ready",
                       "web-7d9c6b8f5-qq7rl": "starting"}
