@@ -22,6 +22,10 @@ DEFAULTS: dict[str, Any] = {
     "STARTUP_TIMEOUT_SECONDS": 60.0,
     # Load history kept per group for the predictive policy (seasonality needs > 1 day).
     "HISTORY_DAYS": 8,
+    # The group whose requests perfmon's middleware measures (the platform's web tier),
+    # and the window its request rate and latency are read over.
+    "TRAFFIC_GROUP": "web",
+    "TRAFFIC_WINDOW_SECONDS": 120,
 }
 
 DEFAULT_BACKENDS: dict[str, dict[str, Any]] = {

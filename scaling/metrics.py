@@ -3,7 +3,8 @@
 Sources, in order (a later one fills only what an earlier one left empty):
 1. pushed values: `report_metrics` (service) stores what an outside system measured
    (a load balancer's request rate and latency, a queue's depth) for a short TTL;
-2. perfmon's request metrics, when perfmon exposes a per-group reader;
+2. perfmon's traffic store (perfmon.selectors.traffic_stats): request rate, p95 and
+   average latency of the platform's own requests, for the group that serves them;
 3. the backend: CPU and memory of each instance (psutil for local processes),
    health-probe round trips as the response time, queue depth for worker pools;
 4. PostgreSQL: connections to this database (pg_stat_activity).
@@ -15,8 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
+from datetime import timedelta
+
 from django.core.cache import cache
-from django.db import connection
+from django.db import DatabaseError, connection
+from django.utils import timezone
 
 from .backends import ScalingBackend
 from .backends.base import GroupSpec, InstanceInfo
@@ -69,18 +73,27 @@ def read_instance(backend: ScalingBackend, spec: GroupSpec, instance: InstanceIn
 
 
 def _perfmon_values(group: str) -> dict[str, float]:
+    """Request rate and latency of the platform's own traffic, from perfmon's store, for
+    the group that serves it (SCALING["TRAFFIC_GROUP"], "web" by default)."""
+    if group != scaling_settings.TRAFFIC_GROUP:
+        return {}
     try:
-        from perfmon import selectors  # built by the perfmon app; optional here
+        from perfmon.selectors import traffic_stats
     except ImportError:
         return {}
-    reader = getattr(selectors, "scaling_metrics", None)
-    if reader is None:
-        return {}
+    end = timezone.now()
     try:
-        values = reader(group=group) or {}
-    except Exception:  # perfmon's store being down must not stop scaling on other signals
+        stats = traffic_stats(end - timedelta(seconds=float(scaling_settings.TRAFFIC_WINDOW_SECONDS)), end)
+    except DatabaseError:  # perfmon not migrated or its store unreachable: other signals still count
         return {}
-    return {k: float(v) for k, v in dict(values).items() if k in ALL_METRICS and v is not None}
+    if not stats.requests:
+        return {}
+    values = {"request_rate": stats.rate_per_second * 60}
+    if stats.p95_ms is not None:
+        values["response_time_p95_ms"] = float(stats.p95_ms)
+    if stats.avg_ms is not None:
+        values["response_time_avg_ms"] = float(stats.avg_ms)
+    return values
 
 
 def _db_connections() -> float | None:
