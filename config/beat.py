@@ -18,12 +18,15 @@ STANDBY_INTERVAL = 5.0
 
 def _schedule_fields(entry: dict) -> dict:
     if "every" in entry:
-        interval, _ = IntervalSchedule.objects.get_or_create(
-            every=int(entry["every"]), period=IntervalSchedule.SECONDS)
+        fields = {"every": int(entry["every"]), "period": IntervalSchedule.SECONDS}
+        # filter().first(): tolerate duplicates an older, unguarded sync may have left.
+        interval = IntervalSchedule.objects.filter(**fields).order_by("pk").first() or \
+            IntervalSchedule.objects.create(**fields)
         return {"interval": interval, "crontab": None}
     fields = {"minute": "*", "hour": "*", "day_of_week": "*", "day_of_month": "*",
               "month_of_year": "*", **entry["crontab"]}
-    crontab = CrontabSchedule.objects.filter(**fields).first() or CrontabSchedule.objects.create(**fields)
+    crontab = CrontabSchedule.objects.filter(**fields).order_by("pk").first() or \
+        CrontabSchedule.objects.create(**fields)
     return {"interval": None, "crontab": crontab}
 
 
@@ -78,9 +81,15 @@ class SingletonDatabaseScheduler(DatabaseScheduler):
         super().__init__(*args, **kwargs)
 
     def setup_schedule(self):
+        # Only the lease holder writes the schedule, so two beats starting together never
+        # race to create the same rows; a standby syncs when it takes over.
+        if self._lease.acquire():
+            self._sync()
+        super().setup_schedule()
+
+    def _sync(self) -> None:
         report = sync_beat_schedule()
         log.info("beat schedule synced: %s", {k: len(v) for k, v in report.items()})
-        super().setup_schedule()
 
     def _hold_lease(self) -> bool:
         if self._lease.held and self._lease.renew():
@@ -88,6 +97,7 @@ class SingletonDatabaseScheduler(DatabaseScheduler):
         if self._lease.acquire():
             log.info("beat: lease %r acquired by %s; this process schedules", LEASE_NAME, self._lease.holder_id)
             self._standby_logged = False
+            self._sync()
             # Another beat may have run tasks while we waited: re-read the table.
             self._initial_read = True
             self._heap = None

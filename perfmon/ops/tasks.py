@@ -4,7 +4,7 @@ from celery import shared_task
 from .errors import NotificationDeliveryError
 
 
-@shared_task(name="perfmon.ops.tasks.evaluate_alerts_task", ignore_result=True)
+@shared_task(name="perfmon.ops.tasks.evaluate_alerts_task")
 def evaluate_alerts_task() -> dict:
     from .alerting import evaluate_alert_rules
     from .notify import dispatch_notifications

@@ -1,3 +1,4 @@
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, renderers, serializers, status
 from rest_framework.response import Response
@@ -23,11 +24,11 @@ class SettingsView(APIView):
     """Thresholds, scaling limits and switches. PUT (staff) a partial object of name -> value;
     null puts a setting back to the environment's value."""
 
-    @extend_schema(responses={200: serializers.DictField()})
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         return Response(_settings_body())
 
-    @extend_schema(request=serializers.DictField(), responses={200: serializers.DictField()})
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT})
     def put(self, request):
         if not isinstance(request.data, dict) or not request.data:
             return Response({"error": {"status": 400, "code": "invalid",
@@ -149,7 +150,7 @@ class ReportView(APIView):
 
     @extend_schema(parameters=[OpenApiParameter("period", str, enum=["hour", "day", "week", "month"]),
                                OpenApiParameter("format", str, enum=["json", "csv"])],
-                   responses={200: serializers.DictField()})
+                   responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         from django.http import HttpResponse
 
@@ -176,7 +177,7 @@ class DashboardView(APIView):
     """Everything the operator dashboard shows, in one call (`range`: hour, day or week)."""
 
     @extend_schema(parameters=[OpenApiParameter("range", str, enum=["hour", "day", "week"])],
-                   responses={200: serializers.DictField()})
+                   responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         from perfmon.ops.dashboard import RANGES, dashboard
 
