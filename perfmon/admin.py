@@ -29,3 +29,43 @@ class HostSampleAdmin(ReadOnlyAdmin):
     list_display = ("at", "host", "cpu_percent", "memory_percent", "swap_percent", "disk_percent", "load1")
     list_filter = ("host",)
     date_hierarchy = "at"
+
+
+# ----- the metrics pipeline (written by the rollup; read-only here) -------------------------
+from .models import QueryMinute, QueryShape, Sample, TrafficHour, TrafficMinute  # noqa: E402
+
+
+class TrafficAdmin(ReadOnlyAdmin):
+    list_display = ("bucket", "kind", "method", "route", "status", "count", "avg_ms", "duration_max_ms", "db_queries")
+    list_filter = ("kind", "method", "status")
+    search_fields = ("route",)
+    date_hierarchy = "bucket"
+
+    @admin.display(description="avg ms")
+    def avg_ms(self, obj) -> str:
+        return f"{obj.duration_sum_ms / obj.count:.1f}" if obj.count else "-"
+
+
+admin.site.register(TrafficMinute, TrafficAdmin)
+admin.site.register(TrafficHour, TrafficAdmin)
+
+
+@admin.register(QueryMinute)
+class QueryMinuteAdmin(ReadOnlyAdmin):
+    list_display = ("bucket", "route", "fingerprint", "slow_count", "slow_max_ms", "nplus1_requests")
+    search_fields = ("route", "fingerprint")
+    date_hierarchy = "bucket"
+
+
+@admin.register(QueryShape)
+class QueryShapeAdmin(ReadOnlyAdmin):
+    list_display = ("fingerprint", "sql", "first_seen")
+    search_fields = ("fingerprint", "sql")
+
+
+@admin.register(Sample)
+class SampleAdmin(ReadOnlyAdmin):
+    list_display = ("at", "name", "labels", "value")
+    list_filter = ("name",)
+    search_fields = ("name", "labels")
+    date_hierarchy = "at"

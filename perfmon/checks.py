@@ -14,3 +14,20 @@ def check_product_settings(app_configs, **kwargs):
         errors.append(Warning("Redis is configured but the database is SQLite: set DATABASE_URL to "
                               "PostgreSQL to run more than one host", id="perfmon.W001"))
     return errors
+
+
+@register()
+def check_metrics_pipeline(app_configs, **kwargs):
+    from .buffer import buffer_location
+
+    errors = []
+    location = buffer_location()
+    if location != "database" and not location.startswith(("redis://", "rediss://", "unix://")):
+        errors.append(Error(f"PERFMON['METRICS_BUFFER'] must be a redis:// URL or 'database', got {location!r}",
+                            id="perfmon.E010"))
+    middleware = list(getattr(settings, "MIDDLEWARE", []))
+    name = "perfmon.middleware.RequestMetricsMiddleware"
+    if name in middleware and middleware.index(name) != 0:
+        errors.append(Warning(f"{name} is not first in MIDDLEWARE: the time spent in the middleware before it is "
+                              "not counted in request durations", id="perfmon.W010"))
+    return errors
