@@ -37,6 +37,7 @@ class InstanceReading:
     memory_percent: float | None
     cpu_seconds: float | None
     at: float
+    rss_bytes: int | None = None
 
 
 def push_ttl() -> float:
@@ -69,7 +70,8 @@ def read_instance(backend: ScalingBackend, spec: GroupSpec, instance: InstanceIn
         elapsed = now - float(previous.get("cpu_at", now))
         if elapsed > 0:
             cpu_percent = max(0.0, 100.0 * (usage.cpu_seconds - float(previous["cpu_seconds"])) / elapsed)
-    return InstanceReading(instance.instance_id, cpu_percent, usage.memory_percent, usage.cpu_seconds, now)
+    return InstanceReading(instance.instance_id, cpu_percent, usage.memory_percent, usage.cpu_seconds, now,
+                           usage.rss_bytes)
 
 
 def _perfmon_values(group: str) -> dict[str, float]:

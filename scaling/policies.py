@@ -7,8 +7,10 @@
   desired = ceil(ready x value / target), no change within the tolerance band,
   instances still starting counted as idle when scaling up.
 - `PredictivePolicy`: forecasts the group's total load at now + warm-up + one tick
-  (robust trend, and daily seasonality once a day of history exists) and proposes
-  the count that serves it at the target; a floor under the reactive policies.
+  (robust trend plus a margin of 1.5 robust standard deviations of the recent load,
+  a surge followed as it happens, and daily seasonality once a day of history
+  exists) and proposes the count that serves it at the target, with a tolerance band
+  against flapping; a floor under the reactive policies that never scales in by itself.
 """
 from __future__ import annotations
 
@@ -196,10 +198,12 @@ def forecast_load(points, now: float, horizon: float,
     """Forecast the total load at now + horizon from (t, load) points up to now.
 
     Trend: the median of pairwise slopes (Theil-Sen, robust to noise and spikes) over
-    the trend window, anchored at the median level. With more than a season of
-    history, also yesterday's value at the same time of day scaled to today's level;
-    the larger of the two is returned (it is a floor: erring high costs a little
-    capacity, erring low costs the SLO)."""
+    the trend window, anchored at the median level, plus `noise_z` robust standard
+    deviations of the load over the volatility window. A burst (the latest reading
+    more than `burst_ratio` above the trend) is assumed to go on rising by
+    `burst_gain` times its jump. With more than a season of history, also yesterday's
+    value at the same time of day scaled to today's level. The largest is returned
+    (it is a floor: erring high costs a little capacity, erring low costs the SLO)."""
     series = points if isinstance(points, _Series) else _Series(list(points), policy.metric)
     recent = series.between(now - policy.trend_window_seconds, now)
     if len(recent) < policy.min_points:

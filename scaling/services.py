@@ -158,7 +158,8 @@ def refresh_instances(group: ScalingGroup, backend: ScalingBackend, spec: GroupS
         reading = metric_sources.read_instance(backend, spec, info, inst.meta.get("usage"), wall)
         if reading is not None:
             inst.cpu_percent, inst.memory_percent = reading.cpu_percent, reading.memory_percent
-            inst.meta = {**inst.meta, "usage": {"cpu_seconds": reading.cpu_seconds, "cpu_at": wall}}
+            inst.meta = {**inst.meta, "usage": {"cpu_seconds": reading.cpu_seconds, "cpu_at": wall,
+                                                "rss_bytes": reading.rss_bytes}}
         inst.save()
     return notes
 

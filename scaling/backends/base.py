@@ -42,7 +42,9 @@ class HealthResult:
 @dataclass(frozen=True)
 class Usage:
     """Resource use of one instance. `cpu_seconds` is cumulative (user + system of the
-    instance's whole process tree); the metrics reader turns deltas into percent."""
+    instance's whole process tree); the metrics reader turns deltas into percent.
+    `memory_percent` is the memory pressure the instance runs under (for local
+    processes, the host's, since they share it); `rss_bytes` its own resident memory."""
 
     cpu_seconds: float | None = None
     rss_bytes: int | None = None

@@ -199,8 +199,8 @@ class ProcessBackend(ScalingBackend):
                 rss += member.memory_info().rss
             except psutil.Error:
                 continue
-        total = psutil.virtual_memory().total
-        return Usage(cpu_seconds=cpu, rss_bytes=rss, memory_percent=round(100.0 * rss / total, 3))
+        # Instances share this host's memory: pressure is the host's, not one process's share.
+        return Usage(cpu_seconds=cpu, rss_bytes=rss, memory_percent=psutil.virtual_memory().percent)
 
     # -- load balancer
     def publish(self, group: GroupSpec, members: list[tuple[InstanceInfo, int]]) -> str:
