@@ -440,11 +440,13 @@ def replace_instance(*, group: str, instance_id: str, actor: Any, reason: str, w
                 event = _record(target, kind=ScalingEvent.Kind.REPLACE, before=n, after=n, actor=actor,
                                 reason=reason, result=ScalingEvent.Result.NOOP)
                 return ScaleResult(target.name, n, n, _serving(target), event.result, event.pk, "already retired")
-            healthy = inst.state == State.READY and backend.is_alive(spec, _info(inst)) \
-                if "instances" in backend.features else inst.state == State.READY
-            inst.state = State.DRAINING if healthy else State.UNHEALTHY
-            inst.save(update_fields=["state"])
-            report = apply_desired(target, backend, spec)
+            if "replicas" in backend.features:
+                report = _replace_replica(target, backend, spec, inst)
+            else:
+                healthy = inst.state == State.READY and backend.is_alive(spec, _info(inst))
+                inst.state = State.DRAINING if healthy else State.UNHEALTHY
+                inst.save(update_fields=["state"])
+                report = apply_desired(target, backend, spec)
             event = _record(target, kind=ScalingEvent.Kind.REPLACE, before=n, after=n, actor=actor,
                             reason=f"{reason} ({instance_id})", report=report)
             audit.set_after(started=list(report.started), stopped=list(report.stopped), errors=list(report.errors))
@@ -452,6 +454,21 @@ def replace_instance(*, group: str, instance_id: str, actor: Any, reason: str, w
         lease.release()
     return ScaleResult(target.name, n, n, report.serving, event.result, event.pk,
                        "; ".join(report.errors) or f"replacing {instance_id}")
+
+
+def _replace_replica(group: ScalingGroup, backend: ScalingBackend, spec: GroupSpec, inst: Instance) -> ApplyReport:
+    """Orchestrated groups: delete the pod; its controller starts the replacement at once."""
+    try:
+        backend.stop_instance(spec, _info(inst))
+    except BackendError as exc:
+        return ApplyReport(errors=(exc.message,), serving=_serving(group))
+    inst.state, inst.stopped_at = State.STOPPED, timezone.now()
+    inst.save(update_fields=["state", "stopped_at"])
+    try:
+        _mirror_replicas(group, backend.get_replicas(spec))
+    except BackendError as exc:
+        return ApplyReport(stopped=(inst.instance_id,), errors=(exc.message,), serving=_serving(group))
+    return ApplyReport(stopped=(inst.instance_id,), serving=_serving(group))
 
 
 def report_metrics(*, group: str, values: dict[str, float], actor: Any = "metrics") -> dict[str, Any]:

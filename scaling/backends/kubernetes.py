@@ -100,3 +100,18 @@ class KubernetesBackend(ScalingBackend):
         return ReplicaStatus(desired=deployment.spec.replicas or 0,
                              ready=deployment.status.ready_replicas or 0,
                              instances=tuple(instances), ready_ids=frozenset(ready))
+
+    def stop_instance(self, group: GroupSpec, instance: InstanceInfo) -> None:
+        """Delete one pod (graceful); the Deployment replaces it. A pod already gone is fine."""
+        from kubernetes.client.exceptions import ApiException
+
+        _, core = self._api(group)
+        _, namespace = self._names(group)
+        try:
+            core.delete_namespaced_pod(instance.instance_id, namespace,
+                                       _request_timeout=self.options["request_timeout"])
+        except ApiException as exc:
+            if exc.status == 404:
+                return
+            raise BackendError(f"Kubernetes API refused deleting pod {namespace}/{instance.instance_id}: "
+                               f"{exc.status} {exc.reason}") from exc

@@ -56,12 +56,18 @@ def test_a_kubernetes_group_scales_through_the_service(settings):
                               max_instances=5, backend_options={"deployment": "web"})
         result = services.scale_group(group="web", instances=3, actor="test", reason="k8s")
         tick = services.autoscale_tick(group="web")[0]
+        replaced = services.replace_instance(group="web", instance_id="web-7d9c6b8f5-2xkqp", actor="test",
+                                             reason="stuck")
+    assert replaced.result == "ok"
+    assert server.requests[-3]["method"] == "DELETE" and server.requests[-3]["path"].endswith("/web-7d9c6b8f5-2xkqp")
     assert result.result == "ok" and result.reached_instances == 3
     assert tick.ran and tick.decision["current"] == 3   # pods mirrored, the pending one not counted ready
     states = dict(Instance.objects.values_list("instance_id", "state"))
+    # the recorded pod list still shows the deleted pod (the exchange was recorded before it went)
     assert states == {"web-7d9c6b8f5-2xkqp": "ready", "web-7d9c6b8f5-8hz4m": "ready",
                       "web-7d9c6b8f5-qq7rl": "starting"}
-    assert ScalingEvent.objects.get().to_instances == 3
+    assert ScalingEvent.objects.get(kind="manual").to_instances == 3
+    assert ScalingEvent.objects.get(kind="replace").result == "ok"
 
 
 def test_docker_starts_inspects_and_removes_containers(tmp_path):
