@@ -16,6 +16,29 @@ class PolicyInline(admin.TabularInline):
     fields = ("position", "kind", "metric", "params", "enabled")
 
 
+class ScalingGroupForm(forms.ModelForm):
+    class Meta:
+        model = ScalingGroup
+        fields = "__all__"
+
+    def clean(self):
+        """The backend alias and options must work for this group before it is saved."""
+        from django.core.exceptions import ImproperlyConfigured
+
+        from .backends import get_backend
+        from .errors import BackendError
+
+        data = super().clean()
+        if data.get("backend") is None or not data.get("name"):
+            return data
+        try:
+            get_backend(data["backend"]).spec(data["name"], data.get("backend_options") or {})
+        except (ImproperlyConfigured, BackendError) as exc:
+            self.add_error("backend_options" if isinstance(exc, BackendError) else "backend",
+                           getattr(exc, "message", str(exc)))
+        return data
+
+
 class ScaleForm(forms.Form):
     instances = forms.IntegerField(min_value=0)
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
@@ -32,6 +55,7 @@ def _report(modeladmin, request, name: str, call) -> None:
 
 @admin.register(ScalingGroup)
 class ScalingGroupAdmin(admin.ModelAdmin):
+    form = ScalingGroupForm
     list_display = ("name", "backend", "min_instances", "desired_instances", "max_instances", "enabled",
                     "last_tick_at", "last_scaled_at")
     list_filter = ("enabled", "backend")

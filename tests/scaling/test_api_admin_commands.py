@@ -167,3 +167,18 @@ def test_get_scaling_query_count_is_pinned(viewer_client, group, django_assert_m
     viewer_client.get("/api/performance/scaling")  # warm the session and caches
     with django_assert_max_num_queries(12):
         assert viewer_client.get("/api/performance/scaling").status_code == 200
+
+
+@pytest.mark.django_db
+def test_admin_refuses_a_group_with_bad_backend_options(admin_client):
+    response = admin_client.post("/admin/scaling/scalinggroup/add/", {
+        "name": "api", "backend": "default", "backend_options": '{"base_port": 80}', "min_instances": 1,
+        "max_instances": 3, "enabled": "on", "warmup_seconds": 30, "scale_up_cooldown_seconds": 0,
+        "scale_down_cooldown_seconds": 300, "scale_down_stabilization_seconds": 300,
+        "scale_up_limit_instances": 4, "scale_up_limit_percent": 100, "scale_down_limit_percent": 100,
+        "rate_limit_period_seconds": 15, "paused_reason": "",
+        "policies-TOTAL_FORMS": 0, "policies-INITIAL_FORMS": 0, "policies-MIN_NUM_FORMS": 0,
+        "policies-MAX_NUM_FORMS": 1000})
+    assert response.status_code == 200
+    assert b"base_port must be between 1024 and 65000" in response.content
+    assert not ScalingGroup.objects.filter(name="api").exists()
