@@ -33,6 +33,7 @@ CAPACITY, WARMUP, TICK, LO, HI = 50.0, 120.0, 15.0, 1, 40
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="var/bench/scaling")
+    parser.add_argument("--seeds", type=int, default=3, help="also replay this many reseeded variants")
     args = parser.parse_args()
     out = Path(args.out)
     paths = write_all(out / "traces")
@@ -68,7 +69,31 @@ def main() -> int:
     if geomean > 0.95:
         problems.append(f"geometric mean of instance-hour ratios {geomean:.3f} > 0.95")
     print("targets met" if not problems else "targets missed:\n  " + "\n  ".join(problems))
+    if args.seeds:
+        print("the same traces with other random seeds (not tuned on):")
+        for offset in range(1, args.seeds + 1):
+            print("  " + other_seeds(config, 10 * offset))
     return 1 if problems else 0
+
+
+def other_seeds(config: replay.ReplayConfig, offset: int) -> str:
+    from bench.scaling_traces import TRACES
+
+    ratios, base_rows, our_rows, worse, flaps = [], 0, 0, [], []
+    for name, make in TRACES.items():
+        rows = make(seed=make.__defaults__[0] + offset)
+        ours = replay.simulate(rows, *replay.default_replay_policies(CAPACITY, TICK, WARMUP), config)
+        base = replay.simulate(rows, *replay.hpa_baseline(CAPACITY, 0.7, TICK, WARMUP), config)
+        ratios.append(ours.instance_hours / base.instance_hours)
+        base_rows += base.slo_violation_rows
+        our_rows += ours.slo_violation_rows
+        if ratios[-1] > 1 and ours.slo_violation_rows > base.slo_violation_rows:
+            worse.append(name)
+        if name in {"noisy", "oscillating"}:
+            flaps.append(f"{name} flaps {ours.flaps} vs {base.flaps}")
+    geomean = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+    return (f"seed +{offset}: geomean {geomean:.3f}, SLO rows {our_rows} vs {base_rows}, worse on both: "
+            f"{', '.join(worse) or 'none'}; {'; '.join(flaps)}")
 
 
 if __name__ == "__main__":
