@@ -173,6 +173,16 @@ def _product(env: Env, var_dir: Path) -> dict[str, Any]:
             "HEALTH_TIMEOUT_SECONDS": env.float("SCALING_HEALTH_TIMEOUT", 2.0, min_value=0.1),
             "WARMUP_SECONDS": env.int("SCALING_WARMUP_SECONDS", 30, min_value=0),
         },
+        # Database optimization (dbopt/conf.py documents every key and its default).
+        "DBOPT": {
+            "DATABASES": env.list("DBOPT_DATABASES") or ["default"],
+            "AUTO_MAINTENANCE": env.bool("DBOPT_AUTO_MAINTENANCE", True),
+            "SLOW_QUERY_MIN_CALLS": env.int("DBOPT_SLOW_QUERY_MIN_CALLS", 100, min_value=1),
+            "MIN_COST_REDUCTION": env.float("DBOPT_MIN_COST_REDUCTION", 0.5, min_value=0.01, max_value=0.99),
+            "UNUSED_INDEX_MIN_BYTES": env.int("DBOPT_UNUSED_INDEX_MIN_BYTES", 10 * 1024 * 1024, min_value=0),
+            "LOCK_TIMEOUT_MS": env.int("DBOPT_LOCK_TIMEOUT_MS", 5000, min_value=1),
+            "CREATE_EXTENSIONS": env.bool("DBOPT_CREATE_EXTENSIONS", True),
+        },
         "CDN": {"ENABLED": cdn_enabled, "BASE_URL": cdn_base_url},
         # Where scaling groups start instances: alias -> dotted path and options.
         # The default runs this project's web server as local processes.
