@@ -1,9 +1,9 @@
 """Everything the operator dashboard shows, in one read: stat tiles, time series over a
 range, firing alerts and the top recommendations with their actions.
 
-Shaped for speed with 30 days of data: traffic is summed per time bucket in the
-database (minute rows for the hour and day views, hour rows for the week), host
-samples are averaged per truncated minute or hour, and each list is capped.
+Shaped for speed with 30 days of data: traffic comes from perfmon.selectors (minute
+rows for short ranges, hour rows for the rolled-up hours of long ones), host samples
+are averaged per truncated minute or hour in the database, and each list is capped.
 """
 from __future__ import annotations
 
@@ -11,20 +11,20 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Avg, Count, Max, Q, Sum
+from django.db.models import Avg, Count, Q
 from django.db.models.functions import TruncHour, TruncMinute
 from django.utils import timezone
 
-from perfmon import histogram
-from perfmon.models import HostSample, QueryMinute, QueryShape, Sample, TrafficHour, TrafficMinute
+from perfmon import selectors
+from perfmon.models import HostSample
 
 from .models import Alert, Recommendation
 
 RANGES = {
-    # range: (span, bucket seconds, traffic table, host truncation)
-    "hour": (timedelta(hours=1), 60, TrafficMinute, TruncMinute),
-    "day": (timedelta(days=1), 900, TrafficMinute, TruncMinute),
-    "week": (timedelta(days=7), 3600, TrafficHour, TruncHour),
+    # range: (span, bucket seconds, host-sample truncation)
+    "hour": (timedelta(hours=1), 60, TruncMinute),
+    "day": (timedelta(days=1), 900, TruncMinute),
+    "week": (timedelta(days=7), 3600, TruncHour),
 }
 TILE_WINDOW = timedelta(minutes=5)
 
@@ -34,38 +34,21 @@ def _floor(moment: datetime, seconds: int) -> int:
     return epoch - epoch % seconds
 
 
-def _traffic_series(start, end, step, table) -> dict[str, list]:
-    sums = {"n": Sum("count"), "err": Sum("count", filter=Q(status__gte=500)), "hits": Sum("cache_hits"),
-            "misses": Sum("cache_misses"), "mx": Max("duration_max_ms"), "bytes_": Sum("response_bytes"),
-            **{f"s_{f}": Sum(f) for f in histogram.BUCKET_FIELDS}}
-    rows = table.objects.filter(kind="http", bucket__gte=start, bucket__lt=end).values("bucket").annotate(**sums)
-    folded: dict[int, dict[str, Any]] = {}
-    for row in rows:
-        slot = folded.setdefault(_floor(row["bucket"], step), {"n": 0, "err": 0, "hits": 0, "misses": 0, "mx": 0.0,
-                                                               "hist": [0] * histogram.N_BUCKETS})
-        for key in ("n", "err", "hits", "misses"):
-            slot[key] += row[key] or 0
-        slot["mx"] = max(slot["mx"], row["mx"] or 0.0)
-        for i, name in enumerate(histogram.BUCKET_FIELDS):
-            slot["hist"][i] += row[f"s_{name}"] or 0
-    series: dict[str, list] = {k: [] for k in ("t", "requests_per_min", "errors_per_min", "p50_ms", "p95_ms",
-                                               "p99_ms", "cache_hit_rate")}
-    per_minute = 60 / step
-    for t in range(_floor(start, step), int(end.timestamp()), step):
-        slot = folded.get(t)
-        series["t"].append(t)
-        if slot is None:
-            for key in list(series)[1:]:
-                series[key].append(None if key != "requests_per_min" and key != "errors_per_min" else 0)
-            continue
-        q = histogram.percentiles(slot["hist"], (50, 95, 99), slot["mx"] or None)
-        lookups = slot["hits"] + slot["misses"]
-        series["requests_per_min"].append(round(slot["n"] * per_minute, 2))
-        series["errors_per_min"].append(round(slot["err"] * per_minute, 2))
-        for key in ("p50", "p95", "p99"):
-            series[f"{key}_ms"].append(round(q[key], 2) if q[key] is not None else None)
-        series["cache_hit_rate"].append(round(slot["hits"] / lookups, 4) if lookups else None)
-    return series
+def _r(value, digits=2):
+    return round(value, digits) if value is not None else None
+
+
+def _traffic_series(start, end, step) -> dict[str, list]:
+    points = selectors.traffic_series(start, end, step=timedelta(seconds=step))
+    return {
+        "t": [int(p.at.timestamp()) for p in points],
+        "requests_per_min": [round(p.stats.rate_per_second * 60, 2) for p in points],
+        "errors_per_min": [round(p.stats.errors * 60 / step, 2) for p in points],
+        "p50_ms": [_r(p.stats.p50_ms) for p in points],
+        "p95_ms": [_r(p.stats.p95_ms) for p in points],
+        "p99_ms": [_r(p.stats.p99_ms) for p in points],
+        "cache_hit_rate": [_r(p.stats.cache_hit_rate, 4) for p in points],
+    }
 
 
 def _host_series(start, end, step, trunc) -> dict[str, list]:
@@ -107,55 +90,43 @@ def _instances(start, end) -> dict[str, Any]:
 
 
 def _tiles(now: datetime) -> dict[str, Any]:
-    since = now - TILE_WINDOW
-    agg = TrafficMinute.objects.filter(kind="http", bucket__gte=since - timedelta(minutes=1)).aggregate(
-        n=Sum("count"), err=Sum("count", filter=Q(status__gte=500)), hits=Sum("cache_hits"),
-        misses=Sum("cache_misses"), mx=Max("duration_max_ms"), **{f"s_{f}": Sum(f) for f in histogram.BUCKET_FIELDS})
-    n = agg["n"] or 0
-    hist = [agg[f"s_{f}"] or 0 for f in histogram.BUCKET_FIELDS]
-    lookups = (agg["hits"] or 0) + (agg["misses"] or 0)
-    host = HostSample.objects.filter(at__gte=now - timedelta(minutes=2)).aggregate(
-        cpu=Avg("cpu_percent"), mem=Avg("memory_percent"))
     from scaling.models import Instance
 
-    p95 = histogram.percentile(hist, 95, agg["mx"])
+    stats = selectors.traffic_stats(now - TILE_WINDOW, now)
+    host = HostSample.objects.filter(at__gte=now - timedelta(minutes=2)).aggregate(
+        cpu=Avg("cpu_percent"), mem=Avg("memory_percent"))
     return {
-        "request_rate_per_min": round(n / (TILE_WINDOW.total_seconds() / 60), 2),
-        "error_rate": round((agg["err"] or 0) / n, 4) if n else None,
-        "p95_ms": round(p95, 2) if p95 is not None else None,
-        "cpu_percent": round(host["cpu"], 1) if host["cpu"] is not None else None,
-        "memory_percent": round(host["mem"], 1) if host["mem"] is not None else None,
-        "cache_hit_rate": round((agg["hits"] or 0) / lookups, 4) if lookups else None,
+        "request_rate_per_min": round(stats.rate_per_second * 60, 2),
+        "error_rate": round(stats.error_rate, 4) if stats.requests else None,
+        "p95_ms": _r(stats.p95_ms),
+        "cpu_percent": _r(host["cpu"], 1),
+        "memory_percent": _r(host["mem"], 1),
+        "cache_hit_rate": _r(stats.cache_hit_rate, 4),
         "instances": Instance.objects.filter(state="ready").count(),
         "firing_alerts": Alert.objects.filter(state=Alert.State.FIRING).count(),
     }
 
 
 def _database(start, end) -> dict[str, Any]:
-    rows = (QueryMinute.objects.filter(bucket__gte=max(start, end - timedelta(days=1)), bucket__lt=end,
-                                       slow_count__gt=0)
-            .values("fingerprint").annotate(n=Sum("slow_count"), total=Sum("slow_total_ms"), mx=Max("slow_max_ms"))
-            .order_by("-total")[:5])
-    shapes = dict(QueryShape.objects.filter(fingerprint__in=[r["fingerprint"] for r in rows])
-                  .values_list("fingerprint", "sql"))
-    latest = Sample.objects.filter(name="db.connections_total").order_by("-at").values_list("value", flat=True)[:1]
-    return {"slow_queries": [{"fingerprint": r["fingerprint"], "count": r["n"], "mean_ms": round(r["total"] / r["n"], 1),
-                              "max_ms": r["mx"], "sql": shapes.get(r["fingerprint"], "")[:300]} for r in rows],
-            "connections": latest[0] if latest else None}
+    slow = selectors.slow_queries(max(start, end - timedelta(days=1)), end, limit=5)
+    connections = selectors.latest_value("db.connections_total")
+    return {"slow_queries": [{"fingerprint": q.fingerprint, "route": q.route, "count": q.slow_count,
+                              "mean_ms": _r(q.mean_ms, 1), "max_ms": q.max_ms, "sql": q.sql[:300]} for q in slow],
+            "connections": connections}
 
 
 def dashboard(*, range_name: str = "hour", now: datetime | None = None) -> dict[str, Any]:
     if range_name not in RANGES:
         raise ValueError(f"range must be one of {', '.join(RANGES)}")
     now = now or timezone.now()
-    span, step, table, trunc = RANGES[range_name]
+    span, step, trunc = RANGES[range_name]
     start = now - span
     alerts = Alert.objects.select_related("rule").filter(state=Alert.State.FIRING).order_by("-fired_at")[:20]
     recommendations = Recommendation.objects.filter(status=Recommendation.Status.OPEN).order_by("-impact")[:5]
     return {
         "range": range_name, "bucket_seconds": step, "generated_at": now.isoformat(),
         "tiles": _tiles(now),
-        "traffic": _traffic_series(start, now, step, table),
+        "traffic": _traffic_series(start, now, step),
         "host": _host_series(start, now, step, trunc),
         "instances": _instances(start, now),
         "database": _database(start, now),

@@ -9,18 +9,19 @@ import io
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Avg, Count, F, Max, Q, Sum
+from django.db.models import Avg, Count, Max
 from django.utils import timezone
 
-from perfmon import histogram
-from perfmon.models import HostSample, QueryHour, QueryMinute, QueryShape, TrafficHour, TrafficMinute
+from perfmon import selectors
+from perfmon.models import HostSample
 
 from .models import Alert, Recommendation
 
 PERIODS = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7),
            "month": timedelta(days=30)}
-MINUTE_RETENTION = timedelta(days=7)
 TOP = 10
+SUMMARY_FIELDS = ("requests", "errors", "error_rate", "avg_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms",
+                  "db_queries_per_request", "cache_hit_rate", "response_bytes", "bytes_saved")
 
 
 def period_bounds(period: str, end: datetime | None = None) -> tuple[datetime, datetime]:
@@ -30,37 +31,13 @@ def period_bounds(period: str, end: datetime | None = None) -> tuple[datetime, d
     return end - PERIODS[period], end
 
 
-def _tables(start: datetime, now: datetime):
-    """Minute rows while they are kept, hour rows beyond (and for long ranges)."""
-    if start >= now - MINUTE_RETENTION + timedelta(minutes=5):
-        return TrafficMinute, QueryMinute
-    return TrafficHour, QueryHour
+def _rounded(value):
+    return round(value, 4) if isinstance(value, float) else value
 
 
-def _traffic(start: datetime, end: datetime, now: datetime) -> dict[str, Any]:
-    traffic_model, _ = _tables(start, now)
-    rows = traffic_model.objects.filter(kind="http", bucket__gte=start, bucket__lt=end)
-    sums = {"n": Sum("count"), "errors": Sum("count", filter=Q(status__gte=500)),
-            "duration": Sum("duration_sum_ms"), "max_ms": Max("duration_max_ms"),
-            "db_queries": Sum("db_queries"), "hits": Sum("cache_hits"), "misses": Sum("cache_misses"),
-            "bytes": Sum("response_bytes")}
-    sums.update({f"sum_{name}": Sum(name) for name in histogram.BUCKET_FIELDS})
-    total = rows.aggregate(**sums)
-    count = total["n"] or 0
-    hist = [total[f"sum_{name}"] or 0 for name in histogram.BUCKET_FIELDS]
-    lookups = (total["hits"] or 0) + (total["misses"] or 0)
-    return {
-        "requests": count,
-        "errors": total["errors"] or 0,
-        "error_rate": round((total["errors"] or 0) / count, 4) if count else None,
-        "avg_ms": round(total["duration"] / count, 2) if count else None,
-        **{f"{k}_ms": (round(v, 2) if v is not None else None)
-           for k, v in histogram.percentiles(hist, (50, 95, 99), total["max_ms"]).items()},
-        "max_ms": total["max_ms"],
-        "db_queries_per_request": round((total["db_queries"] or 0) / count, 2) if count else None,
-        "cache_hit_rate": round((total["hits"] or 0) / lookups, 4) if lookups else None,
-        "response_bytes": total["bytes"] or 0,
-    }
+def _traffic(start: datetime, end: datetime) -> dict[str, Any]:
+    stats = selectors.traffic_stats(start, end).as_dict()
+    return {key: _rounded(stats[key]) for key in SUMMARY_FIELDS}
 
 
 def _change(now_value, before_value):
@@ -69,21 +46,14 @@ def _change(now_value, before_value):
     return round((now_value - before_value) / before_value * 100, 1)
 
 
-def _top_routes(start: datetime, end: datetime, now: datetime) -> dict[str, list[dict]]:
-    traffic_model, _ = _tables(start, now)
-    rows = (traffic_model.objects.filter(kind="http", bucket__gte=start, bucket__lt=end)
-            .values("route", "method")
-            .annotate(requests=Sum("count"), total_ms=Sum("duration_sum_ms"), max_ms=Max("duration_max_ms"),
-                      errors=Sum("count", filter=Q(status__gte=500))))
-    by_time = sorted(rows, key=lambda r: r["total_ms"] or 0, reverse=True)[:TOP]
-    by_errors = sorted((r for r in rows if r["errors"]), key=lambda r: r["errors"], reverse=True)[:TOP]
+def _top_routes(start: datetime, end: datetime) -> dict[str, list[dict]]:
+    def shape(row):
+        s = row.stats
+        return {"route": row.route, "requests": s.requests, "total_s": round((s.avg_ms or 0) * s.requests / 1000, 3),
+                "avg_ms": _rounded(s.avg_ms), "p95_ms": _rounded(s.p95_ms), "max_ms": s.max_ms, "errors": s.errors}
 
-    def shape(r):
-        return {"route": r["route"], "method": r["method"], "requests": r["requests"],
-                "total_s": round((r["total_ms"] or 0) / 1000, 3),
-                "avg_ms": round(r["total_ms"] / r["requests"], 2) if r["requests"] else None,
-                "max_ms": r["max_ms"], "errors": r["errors"] or 0}
-
+    by_time = selectors.route_stats(start, end, order_by="total_ms", limit=TOP)
+    by_errors = [r for r in selectors.route_stats(start, end, order_by="errors", limit=TOP) if r.stats.errors]
     return {"by_time": [shape(r) for r in by_time], "by_errors": [shape(r) for r in by_errors]}
 
 
@@ -95,17 +65,10 @@ def _resources(start: datetime, end: datetime) -> list[dict]:
     return [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in row.items()} for row in rows]
 
 
-def _slow_queries(start: datetime, end: datetime, now: datetime) -> list[dict]:
-    _, query_model = _tables(start, now)
-    rows = (query_model.objects.filter(bucket__gte=start, bucket__lt=end, slow_count__gt=0)
-            .values("fingerprint").annotate(n=Sum("slow_count"), total_ms=Sum("slow_total_ms"),
-                                            max_ms=Max("slow_max_ms"))
-            .order_by(F("total_ms").desc())[:TOP])
-    shapes = dict(QueryShape.objects.filter(fingerprint__in=[r["fingerprint"] for r in rows])
-                  .values_list("fingerprint", "sql"))
-    return [{"fingerprint": r["fingerprint"], "count": r["n"], "total_ms": round(r["total_ms"], 2),
-             "mean_ms": round(r["total_ms"] / r["n"], 2), "max_ms": r["max_ms"],
-             "sql": shapes.get(r["fingerprint"], "")} for r in rows]
+def _slow_queries(start: datetime, end: datetime) -> list[dict]:
+    return [{"fingerprint": q.fingerprint, "route": q.route, "count": q.slow_count, "mean_ms": _rounded(q.mean_ms),
+             "max_ms": q.max_ms, "nplus1_requests": q.nplus1_requests, "sql": q.sql}
+            for q in selectors.slow_queries(start, end, limit=TOP)]
 
 
 def _alerts(start: datetime, end: datetime) -> list[dict]:
@@ -132,18 +95,17 @@ def _recommendations() -> list[dict]:
 
 def build_report(*, period: str = "day", end: datetime | None = None) -> dict[str, Any]:
     """The report for the `period` ending at `end` (default now). ValueError for a bad period."""
-    now = timezone.now()
     start, end = period_bounds(period, end)
     previous_start = start - PERIODS[period]
-    current, previous = _traffic(start, end, now), _traffic(previous_start, start, now)
+    current, previous = _traffic(start, end), _traffic(previous_start, start)
     trend = {key: _change(current[key], previous[key])
              for key in ("requests", "error_rate", "avg_ms", "p95_ms", "cache_hit_rate")}
     return {
         "period": period, "start": start.isoformat(), "end": end.isoformat(),
         "summary": current, "previous": previous, "trend_percent": trend,
-        "top_routes": _top_routes(start, end, now),
+        "top_routes": _top_routes(start, end),
         "resources": _resources(start, end),
-        "slow_queries": _slow_queries(start, end, now),
+        "slow_queries": _slow_queries(start, end),
         "alerts": _alerts(start, end),
         "scaling_events": _scaling(start, end),
         "recommendations": _recommendations(),
