@@ -1,0 +1,377 @@
+"""The advisor: heavy queries in, proven index proposals out.
+
+For each heavy query: its plan cost now (with real parameter values from the workload's
+samples where there are any, else the generic plan), candidate indexes from its filters,
+joins and sort keys, each costed with a hypothetical index. The best candidate that
+cuts the cost by MIN_COST_REDUCTION is kept; proposals are weighed by the time their
+queries take in total; the final set is checked against every heavy query for
+regressions. Without hypopg the same candidates are offered, marked unproven.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pglast
+import psycopg
+
+from ..conf import dbopt_settings
+from . import parse
+from .catalog import Catalog, ExistingIndex, covering_index, existing_from_rows
+from .spec import Cond, IndexSpec, Key
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Target:
+    """A heavy query as the advisor costs it."""
+
+    queryid: str
+    query: str
+    calls: int
+    total_ms: float
+    mean_ms: float
+    shape: parse.QueryShape
+    samples: list[str]
+    cost: float = 0.0
+    source: str = "generic"
+
+
+@dataclass
+class Proposal:
+    spec: IndexSpec
+    proven: bool
+    queries: list[dict[str, Any]] = field(default_factory=list)
+    benefit_ms: float = 0.0
+
+    def evidence(self) -> dict[str, Any]:
+        return {"index": self.spec.label, "proven": self.proven, "benefit_ms": round(self.benefit_ms, 3),
+                "queries": self.queries}
+
+
+@dataclass
+class Advice:
+    hypopg: bool
+    proposals: list[Proposal] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    heavy_queries: int = 0
+    regression_checked: int = 0
+
+
+class Planner:
+    """Plan costs in one session, where hypothetical indexes live."""
+
+    def __init__(self, conn: psycopg.Connection, hypopg: bool):
+        self.conn = conn
+        self.hypopg = hypopg
+
+    def cost(self, target: Target) -> tuple[float, list[dict]]:
+        plans = []
+        if target.samples:
+            for sample in target.samples:
+                plans.append(self._explain(sample))
+        else:
+            plans.append(self._explain_generic(target.query, target.shape.param_count))
+        return sum(p["Total Cost"] for p in plans) / len(plans), plans
+
+    def _explain(self, statement: str) -> dict:
+        row = self.conn.execute("EXPLAIN (FORMAT JSON) " + statement).fetchone()
+        return _plan(row[0])
+
+    def _explain_generic(self, query: str, params: int) -> dict:
+        self.conn.execute("SET plan_cache_mode = force_generic_plan")
+        try:
+            self.conn.execute("PREPARE dbopt_q AS " + query)
+            try:
+                args = ", ".join(["NULL"] * params)
+                row = self.conn.execute(f"EXPLAIN (FORMAT JSON) EXECUTE dbopt_q{'(' + args + ')' if params else ''}"
+                                        ).fetchone()
+            finally:
+                self.conn.execute("DEALLOCATE dbopt_q")
+            return _plan(row[0])
+        finally:
+            self.conn.execute("RESET plan_cache_mode")
+
+    @contextlib.contextmanager
+    def hypothetical(self, specs: list[IndexSpec]) -> Iterator[dict[int, IndexSpec]]:
+        oids: dict[int, IndexSpec] = {}
+        try:
+            for spec in specs:
+                row = self.conn.execute("SELECT indexrelid FROM hypopg_create_index(%s)",
+                                        (spec.create_sql().as_string(self.conn),)).fetchone()
+                oids[int(row[0])] = spec
+            yield oids
+        finally:
+            for oid in oids:
+                self.conn.execute("SELECT hypopg_drop_index(%s)", (oid,))
+
+
+def _plan(value: Any) -> dict:
+    data = json.loads(value) if isinstance(value, str) else value
+    return data[0]["Plan"]
+
+
+def plan_nodes(plan: dict) -> Iterator[dict]:
+    yield plan
+    for child in plan.get("Plans", ()):
+        yield from plan_nodes(child)
+
+
+def uses_hypothetical(plans: list[dict], oids: set[int]) -> set[int]:
+    used = set()
+    for plan in plans:
+        for node in plan_nodes(plan):
+            name = node.get("Index Name", "")
+            for oid in oids:
+                if name.startswith(f"<{oid}>"):
+                    used.add(oid)
+    return used
+
+
+def seq_scanned(plans: list[dict], table: str) -> bool:
+    return any(n.get("Node Type") == "Seq Scan" and n.get("Relation Name") == table
+               for p in plans for n in plan_nodes(p))
+
+
+def build_targets(statements: list[dict], samples: dict[str, list[str]]) -> list[Target]:
+    """The heavy statements the advisor works on: top by total time, parseable, with
+    their real samples (matched by pglast fingerprint, which ignores values)."""
+    out = []
+    for st in statements[: int(dbopt_settings.ADVISE_TOP_QUERIES)]:
+        if st["calls"] < int(dbopt_settings.ADVISE_MIN_CALLS):
+            continue
+        shape = parse.analyze(st["query"])
+        if shape is None or not shape.preds and not shape.order:
+            continue
+        try:
+            fp = pglast.fingerprint(st["query"])
+        except Exception:
+            continue
+        good = [s for s in samples.get(fp, []) if parse.parse_one(s) is not None]
+        out.append(Target(str(st["queryid"]), st["query"], st["calls"], st["total_ms"], st["mean_ms"], shape,
+                          good[: int(dbopt_settings.SAMPLES_PER_QUERY)]))
+    return out
+
+
+def advise(conn: psycopg.Connection, *, statements: list[dict], samples: dict[str, list[str]],
+           index_rows: list[dict], hypopg: bool) -> Advice:
+    advice = Advice(hypopg=hypopg)
+    if not hypopg:
+        advice.notes.append("hypopg is not installed in this database: index advice is unproven (no "
+                            "hypothetical-index costing). Install it (CREATE EXTENSION hypopg) to prove it.")
+    planner = Planner(conn, hypopg)
+    catalog = Catalog(conn)
+    existing = existing_from_rows(index_rows)
+    targets = []
+    for target in build_targets(statements, samples):
+        try:
+            target.cost, plans = planner.cost(target)
+        except psycopg.Error as exc:
+            advice.rejected.append({"query": target.query[:300], "reason": f"cannot be planned: {str(exc)[:200]}"})
+            continue
+        target.source = "samples" if target.samples else "generic"
+        target.plans = plans
+        targets.append(target)
+    advice.heavy_queries = len(targets)
+    chosen: dict[str, Proposal] = {}
+    for target in targets:
+        candidates = _candidates(target, catalog, existing, conn, advice)
+        best = _best(planner, target, candidates, advice) if hypopg else _unproven(target, candidates)
+        if best is None:
+            continue
+        spec, cost_after = best
+        proposal = chosen.setdefault(spec.label, Proposal(spec, proven=hypopg))
+        _credit(proposal, target, cost_after)
+    if hypopg and chosen:
+        _credit_others(planner, targets, chosen)
+        _drop_regressions(planner, targets, chosen, advice)
+    advice.proposals = sorted(chosen.values(), key=lambda p: -p.benefit_ms)
+    return advice
+
+
+def _credit(proposal: Proposal, target: Target, cost_after: float | None) -> None:
+    reduction = (1 - cost_after / target.cost) if cost_after is not None and target.cost else None
+    proposal.queries.append({"queryid": target.queryid, "query": target.query[:500], "calls": target.calls,
+                             "total_ms": round(target.total_ms, 3), "mean_ms": round(target.mean_ms, 3),
+                             "cost_before": round(target.cost, 2),
+                             "cost_after": None if cost_after is None else round(cost_after, 2),
+                             "reduction": None if reduction is None else round(reduction, 4),
+                             "plan_source": target.source, "samples_used": len(target.samples)})
+    proposal.benefit_ms += target.total_ms * (reduction if reduction is not None else 0.5)
+
+
+def _table_preds(target: Target, catalog: Catalog) -> dict[tuple[str, str], list[parse.Pred]]:
+    """Predicates grouped by the real (schema, table) they filter."""
+    rels = {alias: catalog.resolve(*ref) for alias, ref in target.shape.relations.items()}
+    rels = {a: t for a, t in rels.items() if t and t[0] not in ("pg_catalog", "information_schema")}
+    grouped: dict[tuple[str, str], list[parse.Pred]] = {}
+    for pred in target.shape.preds:
+        table = _owner(pred.table, pred.key.column, rels, catalog)
+        if table:
+            grouped.setdefault(table, []).append(pred)
+    for qualifier, key in target.shape.order:
+        table = _owner(qualifier, key.column, rels, catalog)
+        if table and len(rels) == 1:
+            grouped.setdefault(table, []).append(parse.Pred(table=None, key=key, kind="order", position=-1))
+    return grouped
+
+
+def _owner(qualifier, column, rels, catalog) -> tuple[str, str] | None:
+    if qualifier:
+        return rels.get(qualifier)
+    owners = [t for t in set(rels.values()) if column in catalog.columns(t)]
+    return owners[0] if len(owners) == 1 else None
+
+
+def _sample_values(target: Target, position: int) -> list[Any]:
+    values = []
+    for sample in target.samples:
+        conj = parse.conjunct_values(sample)
+        if conj and position < len(conj) and len(conj[position]) == 1:
+            values.append(conj[position][0])
+    return values
+
+
+def _candidates(target: Target, catalog: Catalog, existing: list[ExistingIndex], conn, advice: Advice
+                ) -> list[tuple[IndexSpec, tuple[str, str]]]:
+    out: dict[str, IndexSpec] = {}
+    for table, preds in _table_preds(target, catalog).items():
+        eq, consts, conds, ranges, joins, orders = [], [], [], [], [], []
+        values: dict[Key, list[Any]] = {}
+        for p in preds:
+            if p.kind == "eq":
+                seen = [p.value] if p.value is not None else _sample_values(target, p.position)
+                values[p.key] = seen
+                if (p.value is not None or len(seen) >= 2 and len(set(map(repr, seen))) == 1) and not p.key.function:
+                    consts.append(Cond(p.key.column, "=", seen[0]))
+                eq.append(p.key)
+            elif p.kind in ("null", "notnull"):
+                conds.append(Cond(p.key.column, "IS NULL" if p.kind == "null" else "IS NOT NULL"))
+            elif p.kind == "range":
+                ranges.append(p.key)
+            elif p.kind == "join":
+                joins.append(p.key)
+            elif p.kind == "order":
+                orders.append(p.key)
+
+        def sel(key: Key) -> float:
+            s = catalog.selectivity(table, key.column, values.get(key, []))
+            return 1.0 if s is None else s
+
+        eq = sorted(dict.fromkeys(eq), key=sel)
+        const_cols = {c.column for c in consts}
+        free_eq = [k for k in eq if k.column not in const_cols]
+        tail = (ranges or orders)[:1]
+        key_sets = [[k] for k in dict.fromkeys(eq + ranges + joins + orders[:1])]
+        if len(eq) > 1:
+            key_sets.append(eq)
+        if eq and tail:
+            key_sets.append(eq + tail)
+        partial_where = tuple(consts + conds)
+        partial_keys = [free_eq + tail, free_eq, tail, [eq[0]] if eq else []] if partial_where else []
+        specs = [IndexSpec(table[0], table[1], tuple(dict.fromkeys(ks))) for ks in key_sets if ks]
+        specs += [IndexSpec(table[0], table[1], tuple(dict.fromkeys(ks)), partial_where) for ks in partial_keys if ks]
+        for spec in specs:
+            if spec.label in out:
+                continue
+            reason = _reject_reason(spec, eq, sel, existing, conn)
+            if reason:
+                advice.rejected.append({"index": spec.label, "queryid": target.queryid, "reason": reason})
+                continue
+            out[spec.label] = spec
+    return [(s, (s.schema, s.table)) for s in out.values()]
+
+
+def _reject_reason(spec: IndexSpec, eq: list[Key], sel, existing, conn) -> str:
+    covered = covering_index(spec, existing, conn)
+    if covered:
+        return f"already covered by index {covered.name}"
+    eq_keys = [k for k in spec.keys if k in eq]
+    if eq_keys and len(eq_keys) == len(spec.keys) and not spec.where:
+        combined = 1.0
+        for key in eq_keys:
+            combined *= sel(key)
+        if combined > float(dbopt_settings.MAX_SELECTIVITY):
+            return (f"too unselective: an equality on {', '.join(k.label for k in eq_keys)} matches about "
+                    f"{combined:.0%} of the rows")
+    return ""
+
+
+def _best(planner: Planner, target: Target, candidates, advice: Advice) -> tuple[IndexSpec, float] | None:
+    results = []
+    for spec, _ in candidates:
+        try:
+            with planner.hypothetical([spec]) as oids:
+                cost, plans = planner.cost(target)
+                used = uses_hypothetical(plans, set(oids))
+        except psycopg.Error as exc:
+            advice.rejected.append({"index": spec.label, "queryid": target.queryid,
+                                    "reason": f"hypothetical index failed: {str(exc)[:200]}"})
+            continue
+        reduction = 1 - cost / target.cost if target.cost else 0.0
+        if not used or reduction < float(dbopt_settings.MIN_COST_REDUCTION):
+            advice.rejected.append({"index": spec.label, "queryid": target.queryid,
+                                    "reason": f"cuts the planned cost by {max(reduction, 0):.0%} "
+                                              f"({target.cost:.1f} -> {cost:.1f}){'' if used else ', unused by the plan'}"})
+            continue
+        results.append((reduction, spec, cost))
+    if not results:
+        return None
+    top = max(r[0] for r in results)
+    # Among those within 2 points of the best, the simplest: fewest keys, not partial.
+    near = [r for r in results if r[0] >= top - 0.02]
+    reduction, spec, cost = min(near, key=lambda r: (len(r[1].keys) + len(r[1].where), -r[0]))
+    return spec, cost
+
+
+def _unproven(target: Target, candidates) -> tuple[IndexSpec, None] | None:
+    """Without hypopg: the widest candidate on a table the plan reads sequentially."""
+    scanned = [(s, t) for s, t in candidates if seq_scanned(getattr(target, "plans", []), t[1])]
+    if not scanned:
+        return None
+    spec = max(scanned, key=lambda c: (len(c[0].keys) + len(c[0].where)))[0]
+    return spec, None
+
+
+def _credit_others(planner: Planner, targets: list[Target], chosen: dict[str, Proposal]) -> None:
+    """A proposal also helps the other heavy queries whose plans pick it up."""
+    for proposal in chosen.values():
+        credited = {q["queryid"] for q in proposal.queries}
+        with planner.hypothetical([proposal.spec]) as oids:
+            for target in targets:
+                if target.queryid in credited:
+                    continue
+                cost, plans = planner.cost(target)
+                if uses_hypothetical(plans, set(oids)) and cost < target.cost * (1 - float(dbopt_settings.MIN_COST_REDUCTION)):
+                    _credit(proposal, target, cost)
+
+
+def _drop_regressions(planner: Planner, targets: list[Target], chosen: dict[str, Proposal], advice: Advice) -> None:
+    """With the whole set in place, no heavy query may plan worse than now; drop the
+    proposals a worse plan uses until none does."""
+    limit = 1 + float(dbopt_settings.MAX_REGRESSION)
+    while chosen:
+        worse = None
+        with planner.hypothetical([p.spec for p in chosen.values()]) as oids:
+            for target in targets:
+                cost, plans = planner.cost(target)
+                if cost > target.cost * limit:
+                    worse = (target, cost, uses_hypothetical(plans, set(oids)), oids)
+                    break
+        advice.regression_checked = len(targets)
+        if worse is None:
+            for p in chosen.values():
+                p.queries[0]["regression_checked"] = len(targets)
+            return
+        target, cost, used, oids = worse
+        culprits = [oids[o].label for o in used] or list(chosen)[-1:]
+        for label in culprits:
+            chosen.pop(label, None)
+            advice.rejected.append({"index": label, "queryid": target.queryid,
+                                    "reason": f"makes another heavy query plan worse ({target.cost:.1f} -> {cost:.1f})"})
