@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
@@ -16,6 +16,7 @@ from .errors import BackendError
 from .models import Instance, ScalingGroup
 
 State = Instance.State
+GONE = "process or container is gone"
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def refresh_instances(group: ScalingGroup, backend: ScalingBackend, spec: GroupS
         info = _info(inst)
         if "instances" in backend.features and not backend.is_alive(spec, info):
             inst.state, inst.stopped_at, inst.last_health_ok = State.STOPPED, now, False
-            inst.last_health_detail = "process or container is gone"
+            inst.last_health_detail = GONE
             inst.save()
             notes.append(f"{inst.instance_id} died")
             continue
@@ -86,6 +87,26 @@ def _health_transition(inst: Instance, ok: bool, now: datetime) -> list[str]:
     return []
 
 
+def crash_backoff(group: ScalingGroup) -> str | None:
+    """Why starting is held back, or None. Instances that exited before ever becoming
+    ready in the last 10 minutes double the wait before the next start (15 s, 30 s, ...
+    up to 5 minutes), as Kubernetes does for a crash loop, so a broken command does not
+    spawn a process and an event every tick."""
+    since = timezone.now() - timedelta(minutes=10)
+    crashed = group.instances.filter(state=State.STOPPED, ready_at__isnull=True, stopped_at__gte=since,
+                                     last_health_detail=GONE)
+    count = crashed.count()
+    if not count:
+        return None
+    latest = crashed.order_by("-stopped_at").values_list("stopped_at", flat=True).first()
+    wait = min(300.0, float(scaling_settings.TICK_SECONDS) * 2 ** (count - 1))
+    left = wait - (timezone.now() - latest).total_seconds()
+    if left <= 0:
+        return None
+    return (f"start: held back {left:.0f}s more: {count} instance(s) exited before becoming ready in the "
+            f"last 10 minutes (see their logs)")
+
+
 def _free_slot(used: set[int]) -> int:
     slot = 0
     while slot in used:
@@ -116,7 +137,10 @@ def apply_desired(group: ScalingGroup, backend: ScalingBackend, spec: GroupSpec)
     serving = [i for i in live if i.state in (State.STARTING, State.READY)]
     started, stopped, errors = [], [], []
     used = {i.slot for i in live}
-    while len(serving) < group.desired_instances:
+    held = crash_backoff(group) if len(serving) < group.desired_instances else None
+    if held:
+        errors.append(held)
+    while not held and len(serving) < group.desired_instances:
         slot = _free_slot(used)
         try:
             info = backend.start_instance(spec, slot=slot)

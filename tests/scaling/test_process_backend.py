@@ -1,6 +1,7 @@
 """The local-process backend and the tick, for real: processes start, answer, die and stop."""
 import os
 import signal
+import sys
 import threading
 
 import psutil
@@ -336,3 +337,20 @@ def test_the_tick_task_runs_on_a_real_worker(process_options, tmp_path):
                 os.killpg(inst.meta["pid"], signal.SIGKILL)
             except (ProcessLookupError, KeyError):
                 pass
+
+
+@pytest.mark.django_db
+def test_a_crash_looping_command_is_backed_off(process_options):
+    need_redis()
+    options = {**process_options, "command": f"{sys.executable} -c 'import sys; sys.exit(3)' {{port}}"}
+    group = make_group(options)
+    services.autoscale_tick(group="web")                 # starts one; it exits at once
+    first = group.instances.get()
+    wait_until(lambda: not alive(first.meta["pid"]), 10, message="the instance to exit")
+    services.autoscale_tick(group="web")                 # sees it gone; holds the next start back
+    services.autoscale_tick(group="web")
+    first.refresh_from_db()
+    assert first.state == State.STOPPED and first.ready_at is None
+    assert group.instances.count() == 1                  # no new process while backing off
+    event = ScalingEvent.objects.filter(group=group, kind="health").order_by("-id").first()
+    assert "died" in event.reason and "held back" in event.error
