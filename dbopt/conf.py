@@ -47,6 +47,9 @@ DEFAULTS: dict[str, Any] = {
     "AUTO_MAINTENANCE": True,
     # DDL guards: how long CREATE/DROP/REINDEX may wait for a lock, and EXPLAIN ANALYZE's limit.
     "LOCK_TIMEOUT_MS": 5_000,
+    # Dropping the invalid leftover of a failed concurrent build waits for the same
+    # transactions the build waited for: give it longer.
+    "CLEANUP_LOCK_TIMEOUT_MS": 60_000,
     "STATEMENT_TIMEOUT_MS": 30_000,
     "EXPLAIN_ANALYZE_TIMEOUT_MS": 10_000,
     "CONNECT_TIMEOUT_SECONDS": 5,

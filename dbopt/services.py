@@ -414,21 +414,30 @@ def build_index(*, database: str, spec: IndexSpec | dict, name: str = "", actor:
         try:
             conn.execute(statement)
         except psycopg.Error as exc:
-            _drop_invalid(conn, spec.schema, name)
+            left = _drop_invalid(conn, spec.schema, name)
             raise ActionFailed(f"building index {name} on {spec.schema}.{spec.table} failed: {scrub(exc, db)}; "
-                               "no index was left behind") from None
+                               + ("no index was left behind" if not left else
+                                  f"the invalid leftover could not be dropped ({left}): it is reported as an "
+                                  "invalid index finding to drop later")) from None
         audit.set_after(index=name, sql=statement.as_string(conn), definition=_index_row(conn, spec.schema, name)["definition"])
     _resolve_missing(db, spec)
     return _result("build_index", db, spec.label, audit, f"built index {name}", index=name)
 
 
-def _drop_invalid(conn, schema: str, name: str) -> None:
+def _drop_invalid(conn, schema: str, name: str) -> str:
+    """Drop the invalid index a failed concurrent build left. It must wait for the same
+    transactions the build waited for, so it gets a longer lock timeout. Returns '' when
+    nothing is left, else why it could not be dropped."""
     row = _index_row(conn, schema, name)
-    if row and not row["valid"]:
-        try:
-            conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(_qualified(schema, name)))
-        except psycopg.Error:
-            log.exception("dbopt: could not drop invalid index %s.%s after a failed build", schema, name)
+    if not row or row["valid"]:
+        return ""
+    conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(int(dbopt_settings.CLEANUP_LOCK_TIMEOUT_MS))))
+    try:
+        conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(_qualified(schema, name)))
+        return ""
+    except psycopg.Error as exc:
+        log.warning("dbopt: could not drop invalid index %s.%s after a failed build: %s", schema, name, exc)
+        return str(exc).strip()
 
 
 def _resolve_missing(db: MonitoredDatabase, spec: IndexSpec) -> None:
