@@ -354,3 +354,32 @@ def test_a_crash_looping_command_is_backed_off(process_options):
     assert group.instances.count() == 1                  # no new process while backing off
     event = ScalingEvent.objects.filter(group=group, kind="health").order_by("-id").first()
     assert "died" in event.reason and "held back" in event.error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_request_rate_comes_from_perfmons_traffic_store(process_options):
+    """End to end: requests to the group's own web server pass perfmon's middleware, are
+    rolled up into perfmon's store, and the tick reads the group's request rate there."""
+    need_redis()
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from perfmon.rollup import rollup_minutes
+    from tests.support import child_env
+
+    options = {k: v for k, v in process_options.items() if k != "command"}
+    options["env"] = child_env(WEB_CONCURRENCY="1")
+    group = make_group(options)
+    tick_until_ready(group, 1, timeout=40)
+    inst = group.instances.get(state=State.READY)
+    for _ in range(30):   # an API read without credentials: a cheap, real, counted request
+        assert http_get(f"http://{inst.address}/api/performance/scaling")[0] in (401, 403)
+
+    def rolled_up():
+        rollup_minutes(now=timezone.now() + timedelta(minutes=2))   # close the current minute
+        return services.autoscale_tick(group="web")[0].decision.get("proposals") is not None and \
+            group.samples.order_by("-at").first().values.get("request_rate", 0) >= 30 * 60 / 120
+    wait_until(rolled_up, 20, interval=1.0, message="perfmon's traffic to reach the tick")
+    sample = group.samples.order_by("-at").first()
+    assert "response_time_p95_ms" in sample.values
