@@ -62,4 +62,10 @@ SCHEDULE: dict[str, dict] = {
         "expires": _scaling_tick_seconds(),
         "description": "Health-check each enabled scaling group, decide and scale (one lease per group).",
     },
+    "cdn: ingest CDN logs": {
+        "task": "cdn.tasks.ingest_cdn_logs_task",
+        "every": 900,
+        "expires": 900,
+        "description": "Ingest new CloudFront log files from CDN_LOG_FOLDER into daily usage aggregates.",
+    },
 }

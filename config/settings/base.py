@@ -183,7 +183,7 @@ def _product(env: Env, var_dir: Path) -> dict[str, Any]:
             "LOCK_TIMEOUT_MS": env.int("DBOPT_LOCK_TIMEOUT_MS", 5000, min_value=1),
             "CREATE_EXTENSIONS": env.bool("DBOPT_CREATE_EXTENSIONS", True),
         },
-        "CDN": {"ENABLED": cdn_enabled, "BASE_URL": cdn_base_url},
+        "CDN": _cdn(env, cdn_enabled, cdn_base_url),
         # Where scaling groups start instances: alias -> dotted path and options.
         # The default runs this project's web server as local processes.
         "SCALING_BACKENDS": {"default": {
@@ -194,6 +194,42 @@ def _product(env: Env, var_dir: Path) -> dict[str, Any]:
                 "reload_command": env.str("SCALING_RELOAD_COMMAND", ""),
             },
         }},
+    }
+
+
+def _cdn(env: Env, enabled: bool, base_url: str) -> dict[str, Any]:
+    """cdn's tunables (cdn/conf.py documents each key)."""
+    regional: dict[str, str] = {}
+    for item in env.list("CDN_REGIONAL_BASE_URLS"):  # "DE=https://eu.cdn.example,US=https://us.cdn.example"
+        region, _, url = item.partition("=")
+        if not region.strip() or not url.startswith(("http://", "https://")):
+            env.error("CDN_REGIONAL_BASE_URLS", f"{item!r} is not REGION=https://host")
+        regional[region.strip().upper()] = url.strip().rstrip("/")
+    raw_widths = env.list("CDN_IMAGE_WIDTHS", ["320", "640", "1024", "1920"])
+    if not all(w.isdigit() and 16 <= int(w) <= 8192 for w in raw_widths):
+        env.error("CDN_IMAGE_WIDTHS", f"expected widths in pixels (16-8192) like 320,640, got {raw_widths!r}")
+    widths = [int(w) for w in raw_widths if w.isdigit()]
+    backend = env.str("CDN_INVALIDATION_BACKEND", "cdn.backends.local.LocalBackend")
+    options: dict[str, Any] = {}
+    if backend.endswith("CloudFrontBackend"):
+        options = {"distribution_id": env.str("CDN_CLOUDFRONT_DISTRIBUTION_ID", ""),
+                   "region_name": env.str("AWS_REGION", "us-east-1")}
+    elif backend.endswith("HttpPurgeBackend"):
+        options = {"purge_url": env.str("CDN_PURGE_URL", ""), "token": env.str("CDN_PURGE_TOKEN", "")}
+    return {
+        "ENABLED": enabled,
+        "BASE_URL": base_url,
+        "REGIONAL_BASE_URLS": regional,
+        "REGION_HEADER": env.str("CDN_REGION_HEADER", "CloudFront-Viewer-Country"),
+        "IMAGE_WIDTHS": sorted(set(widths)),
+        "MAX_UPLOAD_BYTES": env.int("CDN_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, min_value=1024),
+        "MAX_IMAGE_PIXELS": env.int("CDN_MAX_IMAGE_PIXELS", 50_000_000, min_value=10_000),
+        "AVIF_SPEED": env.int("CDN_AVIF_SPEED", 8, min_value=0, max_value=10),
+        "BROTLI_LEVEL": env.int("CDN_BROTLI_LEVEL", 5, min_value=0, max_value=11),
+        "S3_BUCKET": env.str("CDN_S3_BUCKET", ""),
+        "S3_CUSTOM_DOMAIN": env.str("CDN_S3_CUSTOM_DOMAIN", ""),
+        "LOG_FOLDER": env.str("CDN_LOG_FOLDER", ""),
+        "BACKENDS": {"default": {"BACKEND": backend, "OPTIONS": options}},
     }
 
 

@@ -1,0 +1,44 @@
+"""cdn's settings: the CDN dict, with defaults (the DRF api_settings pattern)."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # Serve through the CDN (BASE_URL and REGIONAL_BASE_URLS); off: URLs point at this server.
+    "ENABLED": False,
+    "BASE_URL": "",
+    # Region code (the value of REGION_HEADER, e.g. a country) -> base URL.
+    "REGIONAL_BASE_URLS": {},
+    "REGION_HEADER": "CloudFront-Viewer-Country",
+    # Responsive widths; an image is never upscaled, so a narrower original gets fewer.
+    "IMAGE_WIDTHS": [320, 640, 1024, 1920],
+    "MAX_UPLOAD_BYTES": 50 * 1024 * 1024,
+    # Decompression-bomb guard: an image declaring more pixels is refused before decoding.
+    "MAX_IMAGE_PIXELS": 50_000_000,
+    # libavif speed: 8 is about 2.5x faster than 6 for about 12 % more bytes (measured here).
+    "AVIF_SPEED": 8,
+    # Brotli level for precompressed copies: 11 runs at ~1 MB/s, 5 at ~75 MB/s for ~17 % more.
+    "BROTLI_LEVEL": 5,
+    # Quality per format, chosen so SSIM against the resized original is about equal
+    # across formats (bench/cdn_bench.py measures it).
+    "QUALITY": {"jpeg": 80, "webp": 78, "avif": 56},
+    # Storage: local FileSystemStorage under MEDIA_ROOT; S3 (django-storages) when a bucket is set.
+    "S3_BUCKET": "",
+    "S3_CUSTOM_DOMAIN": "",
+    "STORAGE_PREFIX": "cdn",
+    # Folder that CloudFront standard logs are copied into (ingest_cdn_logs reads it).
+    "LOG_FOLDER": "",
+    "BACKENDS": {"default": {"BACKEND": "cdn.backends.local.LocalBackend", "OPTIONS": {}}},
+}
+
+
+class CdnSettings:
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"CDN has no setting {name!r}")
+        return getattr(settings, "CDN", {}).get(name, DEFAULTS[name])
+
+
+cdn_settings = CdnSettings()
