@@ -33,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "HOURLY_LOOKBACK_HOURS": 3,
     "MINUTE_RETENTION_DAYS": 7,
     "HOUR_RETENTION_DAYS": 90,
+    "DAY_RETENTION_DAYS": 730,
     "SAMPLE_RETENTION_DAYS": 30,
     # Bounded label cardinality: distinct routes / task names / SQL fingerprints per
     # process; beyond it, new values fold into "<other>".

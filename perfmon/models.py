@@ -118,6 +118,16 @@ class TrafficHour(TrafficRow):
         indexes = [models.Index(fields=["kind", "route", "bucket"], name="traffichour_route")]
 
 
+class TrafficDay(TrafficRow):
+    """Whole UTC days, recomputed from hour rows: long ranges (30 days, reports) read ~1 row per route per day."""
+
+    class Meta:
+        ordering = ["-bucket"]
+        constraints = [models.UniqueConstraint(fields=["kind", "bucket", "route", "method", "status"],
+                                               name="trafficday_key")]
+        indexes = [models.Index(fields=["kind", "route", "bucket"], name="trafficday_route")]
+
+
 class QueryRow(models.Model):
     """Slow queries and N+1 suspicions seen by the application, by normalized fingerprint."""
 

@@ -4,7 +4,8 @@
 QueryMinute, adding to what is there (late data for a minute adds to its row);
 the buffer's drain protocol makes every part apply exactly once, also when two
 workers run it at the same time. `rollup_hours()` recomputes recent hours from
-the minute rows and overwrites them, so running it twice changes nothing.
+the minute rows (and the days they touch from the hour rows) and overwrites them,
+so running it twice changes nothing.
 """
 from __future__ import annotations
 
@@ -14,21 +15,22 @@ from datetime import timezone as dt_timezone
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Min, Sum
-from django.db.models.functions import TruncHour
+from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
 from .buffer import get_buffer
 from .buffer.base import AlreadyApplied
 from .conf import perfmon_settings
-from .models import (QueryHour, QueryMinute, QueryShape, RollupClaim, RollupState, TrafficHour,
+from .models import (QueryHour, QueryMinute, QueryShape, RollupClaim, RollupState, TrafficDay, TrafficHour,
                      TrafficMinute)
 from .recorder import Batch
-from .schema import MAX_FIELDS, QUERY_FIELDS, SQL, TRAFFIC_FIELDS
+from .schema import ALL_ROUTES, MAX_FIELDS, QUERY_FIELDS, SQL, TRAFFIC_FIELDS
 from .upsert import upsert
 
 TRAFFIC_KEY = ("kind", "bucket", "route", "method", "status")
 QUERY_KEY = ("bucket", "route", "fingerprint")
 HOURS_WATERMARK = "hours"
+DAYS_WATERMARK = "days"
 
 
 @dataclass(frozen=True)
@@ -96,9 +98,21 @@ def _floor_hour(at: datetime) -> datetime:
     return at.replace(minute=0, second=0, microsecond=0)
 
 
+def watermarks() -> dict[str, datetime]:
+    """{"hours": end of the last hour rolled up, "days": end of the last day}: rows of that
+    tier are complete before it."""
+    return dict(RollupState.objects.filter(name__in=(HOURS_WATERMARK, DAYS_WATERMARK)).values_list("name", "value"))
+
+
 def hours_watermark() -> datetime | None:
-    """The end of the last hour rolled up: hour rows are complete before it."""
-    return RollupState.objects.filter(name=HOURS_WATERMARK).values_list("value", flat=True).first()
+    return watermarks().get(HOURS_WATERMARK)
+
+
+def _advance(name: str, value: datetime) -> None:
+    state, created = RollupState.objects.select_for_update().get_or_create(name=name, defaults={"value": value})
+    if not created and state.value < value:
+        state.value = value
+        state.save(update_fields=["value"])
 
 
 def rollup_hours(*, now: datetime | None = None) -> RollupResult:
@@ -118,23 +132,28 @@ def rollup_hours(*, now: datetime | None = None) -> RollupResult:
         return RollupResult(parts_applied=0)
     hours = 0
     with transaction.atomic():
-        hours += _recompute(TrafficMinute, TrafficHour, TRAFFIC_KEY, TRAFFIC_FIELDS, start, end)
-        hours += _recompute(QueryMinute, QueryHour, QUERY_KEY, QUERY_FIELDS, start, end)
-        state, created = RollupState.objects.select_for_update().get_or_create(
-            name=HOURS_WATERMARK, defaults={"value": end})
-        if not created and state.value < end:
-            state.value = end
-            state.save(update_fields=["value"])
+        hours += _recompute(TrafficMinute, TrafficHour, TRAFFIC_KEY, TRAFFIC_FIELDS, start, end, TruncHour,
+                            all_routes=True)
+        _recompute(QueryMinute, QueryHour, QUERY_KEY, QUERY_FIELDS, start, end, TruncHour)
+        _advance(HOURS_WATERMARK, end)
+        # Days that the recomputed hours touch, up to the last complete day.
+        day_start = start.replace(hour=0)
+        day_end = end.replace(hour=0)
+        if day_start < day_end:
+            _recompute(TrafficHour, TrafficDay, TRAFFIC_KEY, TRAFFIC_FIELDS, day_start, day_end, TruncDay)
+            _advance(DAYS_WATERMARK, day_end)
     from .api_cache import invalidate
 
     invalidate("perfmon.metrics")
     return RollupResult(parts_applied=0, hours_recomputed=hours)
 
 
-def _recompute(source, target, key, fields, start: datetime, end: datetime) -> int:
+def _recompute(source, target, key, fields, start: datetime, end: datetime, trunc=TruncHour,
+               all_routes: bool = False) -> int:
     group = [k for k in key if k != "bucket"]
     aggregates = {f: (Max(f) if f in MAX_FIELDS else Sum(f)) for f in fields}
-    rows = list(source.objects.filter(bucket__gte=start, bucket__lt=end).annotate(hour=TruncHour("bucket"))
+    rows = list(source.objects.filter(bucket__gte=start, bucket__lt=end)
+                .annotate(hour=trunc("bucket", tzinfo=dt_timezone.utc))
                 .values("hour", *group).annotate(**{f"agg_{f}": a for f, a in aggregates.items()})
                 .order_by("hour", *group))
     out = []
@@ -143,5 +162,22 @@ def _recompute(source, target, key, fields, start: datetime, end: datetime) -> i
         item["bucket"] = row["hour"]
         item.update({f: row[f"agg_{f}"] or 0 for f in fields})
         out.append(item)
+    if all_routes:
+        out.extend(_all_routes(out, fields))
     upsert(target, out, key=key, values=fields, replace=True)
     return len({row["hour"] for row in rows})
+
+
+def _all_routes(rows: list[dict], fields) -> list[dict]:
+    """Rows summed over routes and methods (route = method = ALL_ROUTES), per kind, bucket
+    and status: what the all-routes charts and tiles read, ~1/50th of the rows."""
+    merged: dict[tuple, dict] = {}
+    for row in rows:
+        key = (row["kind"], row["bucket"], row["status"])
+        acc = merged.get(key)
+        if acc is None:
+            merged[key] = {**row, "route": ALL_ROUTES, "method": ALL_ROUTES}
+            continue
+        for f in fields:
+            acc[f] = max(acc[f], row[f]) if f in MAX_FIELDS else acc[f] + row[f]
+    return [merged[key] for key in sorted(merged)]

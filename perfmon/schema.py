@@ -36,6 +36,9 @@ QUERY_WIDTH = len(QUERY_FIELDS)
 
 UNMATCHED = "<unmatched>"
 OTHER = "<other>"
+# Hour and day rows also hold, per kind, bucket and status, the sum over all routes and
+# methods under this route and method; the selectors read them for all-routes totals.
+ALL_ROUTES = "*"
 
 Key = tuple  # (kind, minute_epoch, route, method, status)
 

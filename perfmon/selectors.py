@@ -16,10 +16,10 @@ from django.db.models import Max, Q, Sum
 from django.utils import timezone
 
 from .histogram import BUCKET_FIELDS, percentile
-from .models import HostSample, QueryHour, QueryMinute, QueryShape, Sample, TrafficHour, TrafficMinute
+from .models import HostSample, QueryHour, QueryMinute, QueryShape, Sample, TrafficDay, TrafficHour, TrafficMinute
 from .recorder import Batch
-from .rollup import hours_watermark
-from .schema import COUNT, HTTP, TASK, TRAFFIC_FIELDS
+from .rollup import watermarks
+from .schema import ALL_ROUTES, COUNT, HTTP, TASK, TRAFFIC_FIELDS
 
 MINUTE_ONLY_SPAN = timedelta(hours=6)
 SUM_FIELDS = ("count", "duration_sum_ms", "db_queries", "db_time_ms", "cache_hits", "cache_misses",
@@ -120,21 +120,46 @@ class _Acc:
             response_bytes=int(s["response_bytes"]), bytes_saved=int(s["bytes_saved"]))
 
 
-def _ceil_hour(at: datetime) -> datetime:
-    floor = at.replace(minute=0, second=0, microsecond=0)
-    return floor if floor == at else floor + timedelta(hours=1)
+HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 
 
-def segments(start: datetime, end: datetime, minute_model=TrafficMinute, hour_model=TrafficHour):
-    """[(model, start, end)]: hour rows for whole rolled-up hours of long ranges, minutes elsewhere."""
-    if end - start <= MINUTE_ONLY_SPAN:
-        return [(minute_model, start, end)]
-    mark = hours_watermark()
-    h_start, h_end = _ceil_hour(start), min(end.replace(minute=0, second=0, microsecond=0), mark or start)
-    if h_start >= h_end:
-        return [(minute_model, start, end)]
-    parts = [(minute_model, start, h_start), (hour_model, h_start, h_end), (minute_model, h_end, end)]
-    return [p for p in parts if p[1] < p[2]]
+def _floor(at: datetime, unit: timedelta) -> datetime:
+    seconds = int(unit.total_seconds())
+    return datetime.fromtimestamp(int(at.timestamp()) // seconds * seconds, tz=dt_timezone.utc)
+
+
+def _ceil(at: datetime, unit: timedelta) -> datetime:
+    floor = _floor(at, unit)
+    return floor if floor == at else floor + unit
+
+
+def _plan(start: datetime, end: datetime, levels: list) -> list:
+    if start >= end:
+        return []
+    model, unit, mark, min_span = levels[0]
+    if unit is None:
+        return [(model, start, end)]
+    if mark is None or end - start <= min_span:
+        return _plan(start, end, levels[1:])
+    whole_start, whole_end = _ceil(start, unit), min(_floor(end, unit), mark)
+    if whole_start >= whole_end:
+        return _plan(start, end, levels[1:])
+    return _plan(start, whole_start, levels[1:]) + [(model, whole_start, whole_end)] + \
+        _plan(whole_end, end, levels[1:])
+
+
+def segments(start: datetime, end: datetime, minute_model=TrafficMinute, hour_model=TrafficHour,
+             day_model=TrafficDay, finest_step: timedelta | None = None) -> list:
+    """[(model, start, end)] covering [start, end): day rows for whole rolled-up days of
+    ranges over three days, hour rows for whole rolled-up hours of ranges over six hours,
+    minute rows elsewhere. No tier coarser than `finest_step` is used."""
+    marks = watermarks()
+    levels = [(minute_model, None, None, None)]
+    if hour_model is not None and (finest_step is None or finest_step >= HOUR):
+        levels.insert(0, (hour_model, HOUR, marks.get("hours"), MINUTE_ONLY_SPAN))
+    if day_model is not None and (finest_step is None or finest_step >= DAY):
+        levels.insert(0, (day_model, DAY, marks.get("days"), timedelta(days=3)))
+    return _plan(start, end, levels)
 
 
 def _aggregates(kind: str):
@@ -149,11 +174,16 @@ def _unprefixed(row: dict) -> dict:
     return {(k[2:] if k.startswith("s_") else k): v for k, v in row.items()}
 
 
-def _grouped(start, end, group: tuple[str, ...], kind: str, route: str | None, method: str | None):
-    for model, seg_start, seg_end in segments(start, end):
+def _grouped(start, end, group: tuple[str, ...], kind: str, route: str | None, method: str | None,
+             finest_step: timedelta | None = None):
+    for model, seg_start, seg_end in segments(start, end, finest_step=finest_step):
         rows = model.objects.filter(kind=kind, bucket__gte=seg_start, bucket__lt=seg_end)
         if route is not None:
             rows = rows.filter(route=route)
+        elif model is not TrafficMinute:
+            # hour and day tiers carry all-routes rows: read them alone, or skip them
+            rows = rows.filter(route=ALL_ROUTES) if "route" not in group and method is None \
+                else rows.exclude(route=ALL_ROUTES)
         if method is not None:
             rows = rows.filter(method=method)
         values = rows.values(*group) if group else rows
@@ -197,7 +227,7 @@ def traffic_series(start: datetime, end: datetime, *, step: timedelta | None = N
     step_s = int(step.total_seconds())
     origin = int(start.timestamp()) // step_s * step_s
     points: dict[int, _Acc] = {}
-    for row in _grouped(start, end, ("bucket",), kind, route, None):
+    for row in _grouped(start, end, ("bucket",), kind, route, None, finest_step=step):
         slot = (int(row["bucket"].timestamp()) - origin) // step_s
         points.setdefault(slot, _Acc()).add(row, _errors(row, kind))
     slots = range(0, (int(end.timestamp()) - origin + step_s - 1) // step_s)
@@ -206,17 +236,20 @@ def traffic_series(start: datetime, end: datetime, *, step: timedelta | None = N
 
 
 def _default_step(span: timedelta) -> timedelta:
-    for candidate in (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 86400):
-        if span.total_seconds() / candidate <= 120:
-            return timedelta(seconds=candidate)
-    return timedelta(days=1)
+    """Minutes up to two hours, 5 minutes up to six; beyond, whole hours and days, so
+    long ranges read hour and day rows."""
+    if span <= timedelta(hours=2):
+        return timedelta(minutes=1)
+    if span <= MINUTE_ONLY_SPAN:
+        return timedelta(minutes=5)
+    return HOUR if span <= timedelta(days=8) else DAY
 
 
 def slow_queries(start: datetime, end: datetime, *, route: str | None = None, limit: int = 20,
                  nplus1_only: bool = False) -> list[SlowQuery]:
     """Slow queries and N+1 suspicions by fingerprint and route, worst total time first."""
     found: dict[tuple[str, str], dict] = {}
-    for model, seg_start, seg_end in segments(start, end, QueryMinute, QueryHour):
+    for model, seg_start, seg_end in segments(start, end, QueryMinute, QueryHour, None):
         rows = model.objects.filter(bucket__gte=seg_start, bucket__lt=seg_end)
         if route is not None:
             rows = rows.filter(route=route)

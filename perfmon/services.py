@@ -11,7 +11,8 @@ from django.utils import timezone
 from .audit import audited
 from .collectors import GaugeReading, read_celery, read_db_connections, read_host, read_redis
 from .conf import perfmon_settings
-from .models import (HostSample, QueryHour, QueryMinute, RollupClaim, Sample, TrafficHour, TrafficMinute)
+from .models import (HostSample, QueryHour, QueryMinute, RollupClaim, Sample, TrafficDay, TrafficHour,
+                     TrafficMinute)
 
 log = logging.getLogger(__name__)
 SOURCES = ("host", "redis", "celery", "db")
@@ -106,7 +107,8 @@ def prune_metrics(*, actor: object = "perfmon.retention", reason: str = "retenti
         minutes = TrafficMinute.objects.filter(bucket__lt=minute_cutoff).delete()[0] + \
             QueryMinute.objects.filter(bucket__lt=minute_cutoff).delete()[0]
         hours = TrafficHour.objects.filter(bucket__lt=hour_cutoff).delete()[0] + \
-            QueryHour.objects.filter(bucket__lt=hour_cutoff).delete()[0]
+            QueryHour.objects.filter(bucket__lt=hour_cutoff).delete()[0] + \
+            TrafficDay.objects.filter(bucket__lt=now - timedelta(days=perfmon_settings.DAY_RETENTION_DAYS)).delete()[0]
         samples = Sample.objects.filter(at__lt=sample_cutoff).delete()[0]
         # Claim tokens only need to outlive the buffer's keys (2 days).
         RollupClaim.objects.filter(applied_at__lt=now - timedelta(days=3)).delete()

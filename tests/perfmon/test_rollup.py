@@ -7,11 +7,11 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
-from perfmon.models import RollupClaim, TrafficHour, TrafficMinute
+from perfmon.models import RollupClaim, TrafficDay, TrafficHour, TrafficMinute
 from perfmon.recorder import Recorder
 from perfmon.rollup import apply_batch, rollup_hours, rollup_minutes
-from perfmon.schema import HTTP
-from perfmon.selectors import route_stats, traffic_series, traffic_stats
+from perfmon.schema import ALL_ROUTES, HTTP
+from perfmon.selectors import route_stats, segments, traffic_series, traffic_stats
 
 
 def _minute(dt: datetime) -> int:
@@ -147,28 +147,39 @@ def test_concurrent_rollups_count_every_request_once(buffer_fixture, request):
 
 
 @pytest.mark.django_db
-def test_hourly_rollup_is_idempotent_and_long_ranges_read_hours(redis_buffer):
+def test_hour_and_day_rollups_are_idempotent_and_long_ranges_read_them(redis_buffer):
     now = timezone.now()
-    start = (now - timedelta(hours=8)).replace(minute=0, second=0, microsecond=0)
+    start = (now - timedelta(days=5)).replace(minute=0, second=0, microsecond=0)
     rows = []
-    for i in range(0, 8 * 60, 7):
+    for i in range(0, 5 * 24 * 60, 37):
         at = start + timedelta(minutes=i)
         row = {"kind": HTTP, "bucket": at, "route": f"/r{i % 3}", "method": "GET", "status": 500 if i % 5 == 0 else 200,
                "count": 4, "duration_sum_ms": 40.0, "duration_max_ms": float(i % 50), "h06": 4}
         rows.append(TrafficMinute(**row))
     TrafficMinute.objects.bulk_create(rows)
-    first = rollup_hours(now=now)
-    assert first.hours_recomputed >= 7
+    assert rollup_hours(now=now).hours_recomputed >= 5 * 24 - 2
     snapshot = list(TrafficHour.objects.order_by("bucket", "route", "status").values())
+    days = list(TrafficDay.objects.order_by("bucket", "route", "status").values())
     rollup_hours(now=now)
     assert list(TrafficHour.objects.order_by("bucket", "route", "status").values()) == snapshot
-    watermark = max(r["bucket"] for r in snapshot) + timedelta(hours=1)
-    assert sum(r["count"] for r in snapshot) == _total_before(watermark)
+    assert list(TrafficDay.objects.order_by("bucket", "route", "status").values()) == days
+    hour_mark = max(r["bucket"] for r in snapshot) + timedelta(hours=1)
+    day_mark = max(r["bucket"] for r in days) + timedelta(days=1)
+    for tier, mark in ((snapshot, hour_mark), (days, day_mark)):
+        # per-route rows and the all-routes rows each add up to the minutes they cover
+        assert sum(r["count"] for r in tier if r["route"] != ALL_ROUTES) == _total_before(mark)
+        assert sum(r["count"] for r in tier if r["route"] == ALL_ROUTES) == _total_before(mark)
+        assert max(r["duration_max_ms"] for r in tier if r["route"] == ALL_ROUTES) == \
+            max(r["duration_max_ms"] for r in tier if r["route"] != ALL_ROUTES)
 
+    plan = [model for model, _s, _e in segments(start, now)]
+    assert TrafficDay in plan and TrafficHour in plan and TrafficMinute in plan
     long = traffic_stats(start, now)
     assert long.requests == sum(r.count for r in rows)
     assert long.errors == sum(r.count for r in rows if r.status == 500)
     assert long.max_ms == max(r.duration_max_ms for r in rows)
-    series = traffic_series(start, now, step=timedelta(hours=1))
-    assert sum(p.stats.requests for p in series) == long.requests
-    assert len(series) in (8, 9)
+    assert sum(r.stats.requests for r in route_stats(start, now, limit=None)) == long.requests
+    for step in (timedelta(hours=1), timedelta(hours=6), timedelta(days=1)):
+        series = traffic_series(start, now, step=step)
+        assert sum(p.stats.requests for p in series) == long.requests
+    assert len(traffic_series(start, now, step=timedelta(days=1))) in (5, 6)
