@@ -2,6 +2,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db.models import Count, Q
 from django.shortcuts import render
 
 from perfmon.errors import ActionError
@@ -56,14 +57,22 @@ def _report(modeladmin, request, name: str, call) -> None:
 @admin.register(ScalingGroup)
 class ScalingGroupAdmin(admin.ModelAdmin):
     form = ScalingGroupForm
-    list_display = ("name", "backend", "min_instances", "desired_instances", "max_instances", "enabled",
-                    "last_tick_at", "last_scaled_at")
+    list_display = ("name", "backend", "min_instances", "desired_instances", "max_instances", "ready_instances",
+                    "enabled", "last_tick_at", "last_scaled_at")
     list_filter = ("enabled", "backend")
     search_fields = ("name", "paused_reason")
     readonly_fields = ("desired_instances", "decision_state", "last_tick_at", "last_scaled_at", "created_at",
                        "updated_at")
     inlines = [PolicyInline]
     actions = ["scale_group", "pause_autoscaling", "resume_autoscaling"]
+
+    def get_queryset(self, request):
+        ready = Count("instances", filter=Q(instances__state=Instance.State.READY))
+        return super().get_queryset(request).annotate(ready_count=ready)
+
+    @admin.display(description="ready", ordering="ready_count")
+    def ready_instances(self, group) -> int:
+        return group.ready_count
 
     @admin.action(description="Scale to N instances (manual override)")
     def scale_group(self, request, queryset):

@@ -113,6 +113,8 @@ def test_admin_actions_call_the_services(staff_user, client, group):
     inst = group.instances.first()
     client.post("/admin/scaling/instance/", {"action": "replace_instance", "_selected_action": [inst.pk]})
     assert ScalingEvent.objects.filter(kind="replace").exists()
+    listing = client.get(url)
+    assert listing.status_code == 200 and b"ready" in listing.content
     for page in ("/admin/scaling/scalingevent/?kind=manual", "/admin/scaling/instance/?q=127.0.0.1",
                  "/admin/scaling/policy/", "/admin/scaling/loadsample/"):
         assert client.get(page).status_code == 200, page
