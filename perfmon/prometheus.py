@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from .histogram import BOUNDS_MS
-from .schema import (BYTES_SAVED, CACHE_HITS, CACHE_MISSES, COUNT, DB_QUERIES, DB_TIME, DURATION, HIST0, HTTP,
+from .schema import (BYTES_SAVED, CACHE_HITS, CACHE_MISSES, DB_QUERIES, DB_TIME, DURATION, HIST0, HTTP,
                      RESPONSE_BYTES, TASK)
 
 _LE = [f"{b / 1000:g}" for b in BOUNDS_MS] + ["+Inf"]
@@ -81,10 +81,9 @@ class PipelineCollector:
 
 
 def _sample_gauges():
+    from .models import HostSample
     from .selectors import latest_samples
     from .traffic_metrics import SAMPLES
-
-    from .models import HostSample
 
     host = HostSample.objects.order_by("-at").first()
     if host is not None:

@@ -35,7 +35,7 @@ from django.utils import timezone  # noqa: E402
 
 from perfmon import registry, selectors  # noqa: E402
 from perfmon.histogram import BUCKET_FIELDS  # noqa: E402
-from perfmon.models import TrafficHour, TrafficMinute  # noqa: E402
+from perfmon.models import TrafficDay, TrafficHour, TrafficMinute  # noqa: E402
 from perfmon.registry import Query  # noqa: E402
 from perfmon.rollup import rollup_hours  # noqa: E402
 
@@ -85,9 +85,12 @@ def main() -> None:
         started = time.perf_counter()
         seed(args.days, args.routes)
         print(f"seeded {expected} minute rows in {time.perf_counter() - started:.1f}s", flush=True)
+    with connection.cursor() as cursor:  # roll the whole month up from scratch, as a first run would
+        cursor.execute("TRUNCATE perfmon_traffichour, perfmon_trafficday, perfmon_rollupstate")
     started = time.perf_counter()
     rollup_hours()
-    print(f"hourly rollup: {TrafficHour.objects.count()} hour rows in {time.perf_counter() - started:.1f}s", flush=True)
+    print(f"first hourly rollup: {TrafficHour.objects.count()} hour rows, {TrafficDay.objects.count()} day rows "
+          f"in {time.perf_counter() - started:.1f}s", flush=True)
     with connection.cursor() as cursor:  # what autovacuum does after a bulk load
         cursor.execute("ANALYZE perfmon_traffichour")
         cursor.execute("ANALYZE perfmon_trafficday")
@@ -106,7 +109,7 @@ def main() -> None:
         "1h series, 1m steps (minute rows)": lambda: selectors.traffic_series(hour, now, step=timedelta(minutes=1)),
         "1h per-route table": lambda: selectors.route_stats(hour, now, limit=None),
         "24h overall stats": lambda: selectors.traffic_stats(day, now),
-        "24h series, 15m steps": lambda: selectors.traffic_series(day, now, step=timedelta(minutes=15)),
+        "24h series, 1h steps": lambda: selectors.traffic_series(day, now, step=timedelta(hours=1)),
         "24h per-route table": lambda: selectors.route_stats(day, now, limit=None),
         "7d overall stats": lambda: selectors.traffic_stats(week, now),
         "7d series, 1h steps": lambda: selectors.traffic_series(week, now, step=timedelta(hours=1)),

@@ -101,8 +101,8 @@ def test_task_run_time_and_failures_are_counted_by_task_name(redis_buffer, recor
     failures = registry.read("celery.task_failures", Query(timezone.now() + timedelta(minutes=2),
                                                            timedelta(minutes=10), "count"))
     assert [(s.labels, s.value) for s in failures] == [({"task": "tests.perfmon.flaky"}, 1.0)]
-    runtime = registry.read("celery.task_duration_ms", Query(timezone.now() + timedelta(minutes=2),
-                                                             timedelta(minutes=10), "count", {"task": "tests.perfmon.flaky"}))
+    runtime = registry.read("celery.task_duration_ms", Query(timezone.now() + timedelta(minutes=2), timedelta(minutes=10),
+                                                             "count", {"task": "tests.perfmon.flaky"}))
     assert runtime[0].value == 3
 
 

@@ -19,8 +19,9 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         sample = result.host_sample
         if sample is not None:
-            self.stdout.write(f"host {sample.host}: cpu {sample.cpu_percent:.1f}% memory {sample.memory_percent:.1f}% "
-                              f"swap {sample.swap_percent:.1f}% disk {sample.disk_percent:.1f}% load {sample.load1:.2f}")
+            self.stdout.write(f"host {sample.host}: cpu {sample.cpu_percent:.1f}% "
+                              f"memory {sample.memory_percent:.1f}% swap {sample.swap_percent:.1f}% "
+                              f"disk {sample.disk_percent:.1f}% load {sample.load1:.2f}")
         for reading in result.samples:
             labels = ",".join(f"{k}={v}" for k, v in reading.labels)
             self.stdout.write(f"{reading.name}{{{labels}}} {reading.value:g}")
