@@ -87,15 +87,16 @@ def _to_srgb(img: Image.Image, icc: bytes) -> Image.Image:
     return ImageCms.profileToProfile(img, source, _SRGB, outputMode="RGB")
 
 
-def resize_chain(base: Image.Image, widths: list[int]) -> list[Image.Image]:
-    """One image per width (descending), each resized from the previous, larger one."""
+def resize_chain(base: Image.Image, widths: list[int], original: tuple[int, int]) -> list[Image.Image]:
+    """One image per width (descending), each resized from the previous, larger one;
+    heights follow the original's aspect ratio (not the rounded intermediate's)."""
     out: list[Image.Image] = []
     current = base
     for width in widths:
-        if width >= current.width:
+        height = max(1, round(original[1] * width / original[0]))
+        if (width, height) == current.size:
             img = current
         else:
-            height = max(1, round(current.height * width / current.width))
             img = current.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
         out.append(img)
         current = img
@@ -103,6 +104,10 @@ def resize_chain(base: Image.Image, widths: list[int]) -> list[Image.Image]:
 
 
 def encode(img: Image.Image, fmt: str, quality: dict[str, int], avif_speed: int) -> bytes:
+    # Image.save keeps its options on the Image object (encoderinfo): threads encoding
+    # one image into several formats each need their own wrapper around the shared pixels.
+    img = img._new(img.im)
+    img.info = {}  # no EXIF, ICC profile or comments in any variant: pixels are sRGB already
     buf = io.BytesIO()
     if fmt == "jpeg":
         img.save(buf, "JPEG", quality=quality["jpeg"], optimize=True, progressive=True, subsampling="4:2:0")
@@ -127,7 +132,7 @@ def build_variants(data: bytes, *, widths: list[int], quality: dict[str, int], a
             w, h = h, w
     chosen = target_widths(w, widths)
     base = decode(data, chosen[0])
-    images = resize_chain(base, chosen)
+    images = resize_chain(base, chosen, (w, h))
     has_alpha = base.mode == "RGBA"
     fallback = "png" if has_alpha else "jpeg"
     jobs = [(img, fmt) for img in images for fmt in ("avif", "webp", fallback)]
