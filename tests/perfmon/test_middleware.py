@@ -125,3 +125,17 @@ def test_no_database_writes_on_the_request_path(db_buffer, recorder, client, dja
     assert BufferBatch.objects.count() == 0
     assert recorder.flush()
     assert BufferBatch.objects.count() == 1
+
+
+def test_embedded_default_database_buffer_end_to_end(db_buffer, recorder, viewer_client):
+    for n in (1, 2):
+        viewer_client.get(f"/t/items/{n}")
+    assert recorder.flush()
+    body = viewer_client.get("/api/performance/metrics/realtime").json()
+    assert body["buffer"] == "database"
+    assert body["requests"]["requests"] == 2
+    assert rollup_minutes(now=timezone.now() + timedelta(minutes=2)).parts_applied == 1
+    rows = TrafficMinute.objects.filter(route="/t/items/<int:n>")
+    assert sum(r.count for r in rows) == 2 and sum(r.db_queries for r in rows) == 3
+    assert rollup_minutes(now=timezone.now() + timedelta(minutes=2)).parts_applied == 0
+    assert db_buffer.pending(since_minute=0).rows == {}
