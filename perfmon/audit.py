@@ -74,6 +74,13 @@ def _finish(record: AuditRecord, result: str, after: dict[str, Any], error: str)
     record.error = error
     record.finished_at = timezone.now()
     record.save(update_fields=["result", "after", "error", "finished_at"])
+    transaction.on_commit(_dashboard_changed)
     events.publish(record.action, {"audit_id": record.pk, "result": result, "target": record.target,
                                    "actor": record.actor_label, "reason": record.reason, "after": after,
                                    "error": error})
+
+
+def _dashboard_changed() -> None:
+    from perfmon.ops.dashboard import invalidate_cache
+
+    invalidate_cache()

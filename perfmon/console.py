@@ -37,8 +37,7 @@ def _scale_run(params, *, actor, reason) -> str:
     from scaling.services import scale_group
 
     result = scale_group(group=params["group"], instances=params["instances"], actor=actor, reason=reason)
-    event = getattr(result, "event", None)
-    return f"scaled {params['group']} to {params['instances']}" + (f" (event {event.pk})" if event else "")
+    return f"{result.message or f'scaled {result.group} to {result.to_instances}'} (event {result.event_id})"
 
 
 def _optimize_parse(source) -> dict:

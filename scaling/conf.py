@@ -33,13 +33,23 @@ DEFAULT_BACKENDS: dict[str, dict[str, Any]] = {
 }
 
 
+# Settings an admin may change at run time (PUT /api/performance/settings): read through
+# perfmon's live settings, so every process sees a change within about a second.
+LIVE = {"AUTO_SCALING_ENABLED", "MIN_INSTANCES", "MAX_INSTANCES", "COOLDOWN_MS"}
+
+
 class ScalingSettings:
     def __getattr__(self, name: str) -> Any:
         if name == "BACKENDS":
             return getattr(settings, "SCALING_BACKENDS", None) or DEFAULT_BACKENDS
         if name not in DEFAULTS:
             raise AttributeError(f"SCALING has no setting {name!r}")
-        return getattr(settings, "SCALING", {}).get(name, DEFAULTS[name])
+        default = getattr(settings, "SCALING", {}).get(name, DEFAULTS[name])
+        if name in LIVE:
+            from perfmon.ops import live_settings
+
+            return live_settings.for_section("SCALING", name, default)
+        return default
 
 
 scaling_settings = ScalingSettings()

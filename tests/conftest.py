@@ -31,3 +31,14 @@ def staff_client(client, staff_user):
 def viewer_client(client, plain_user):
     client.force_login(plain_user)
     return client
+
+
+@pytest.fixture(autouse=True)
+def _fresh_live_settings():
+    """Each test starts from the live settings its own database holds (a rolled-back test
+    must not leave its values in this process's snapshot)."""
+    from perfmon.ops import live_settings
+
+    live_settings._snapshot.invalidate()
+    yield
+    live_settings._snapshot.invalidate()

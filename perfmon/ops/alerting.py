@@ -59,6 +59,10 @@ def evaluate_alert_rules(*, now: datetime | None = None) -> EvaluationResult:
             except (registry.UnknownMetric, ValueError, TypeError) as exc:
                 result.errors[rule.name] = str(exc)
                 AlertRule.objects.filter(pk=rule.pk).update(last_error=str(exc)[:2000], last_evaluated_at=now)
+        if result.pending or result.fired or result.resolved:
+            from .dashboard import invalidate_cache
+
+            invalidate_cache()
         return result
     finally:
         lease.release()

@@ -21,10 +21,12 @@ from perfmon.models import HostSample
 from .models import Alert, Recommendation
 
 RANGES = {
-    # range: (span, bucket seconds, host-sample truncation)
-    "hour": (timedelta(hours=1), 60, TruncMinute),
-    "day": (timedelta(days=1), 900, TruncMinute),
-    "week": (timedelta(days=7), 3600, TruncHour),
+    # range: (span, traffic step seconds, host step seconds, host-sample truncation)
+    # Traffic steps follow the rollup rows (minutes for the hour; the hourly rollup's
+    # rows beyond), so a range never re-aggregates tens of thousands of minute rows.
+    "hour": (timedelta(hours=1), 60, 60, TruncMinute),
+    "day": (timedelta(days=1), 3600, 900, TruncMinute),
+    "week": (timedelta(days=7), 3600, 3600, TruncHour),
 }
 TILE_WINDOW = timedelta(minutes=5)
 
@@ -92,7 +94,9 @@ def _instances(start, end) -> dict[str, Any]:
 def _tiles(now: datetime) -> dict[str, Any]:
     from scaling.models import Instance
 
-    stats = selectors.traffic_stats(now - TILE_WINDOW, now)
+    # The last complete minutes: the current one is still being counted.
+    end = now.replace(second=0, microsecond=0)
+    stats = selectors.traffic_stats(end - TILE_WINDOW, end)
     host = HostSample.objects.filter(at__gte=now - timedelta(minutes=2)).aggregate(
         cpu=Avg("cpu_percent"), mem=Avg("memory_percent"))
     return {
@@ -119,7 +123,7 @@ def dashboard(*, range_name: str = "hour", now: datetime | None = None) -> dict[
     if range_name not in RANGES:
         raise ValueError(f"range must be one of {', '.join(RANGES)}")
     now = now or timezone.now()
-    span, step, trunc = RANGES[range_name]
+    span, step, host_step, trunc = RANGES[range_name]
     start = now - span
     alerts = Alert.objects.select_related("rule").filter(state=Alert.State.FIRING).order_by("-fired_at")[:20]
     recommendations = Recommendation.objects.filter(status=Recommendation.Status.OPEN).order_by("-impact")[:5]
@@ -127,7 +131,7 @@ def dashboard(*, range_name: str = "hour", now: datetime | None = None) -> dict[
         "range": range_name, "bucket_seconds": step, "generated_at": now.isoformat(),
         "tiles": _tiles(now),
         "traffic": _traffic_series(start, now, step),
-        "host": _host_series(start, now, step, trunc),
+        "host": _host_series(start, now, host_step, trunc),
         "instances": _instances(start, now),
         "database": _database(start, now),
         "cdn": _cdn(start, now),
@@ -159,3 +163,24 @@ def _groups() -> list[dict[str, Any]]:
              "autoscaling": g.enabled, "ready": g.ready}
             for g in ScalingGroup.objects.annotate(ready=Count("instances", filter=Q(instances__state="ready")))
             .order_by("name")[:50]]
+
+
+CACHE_SCOPE = "perfmon.dashboard"
+CACHE_SECONDS = 10
+
+
+def cached_dashboard(range_name: str):
+    """The dashboard through perfmon's read-through cache (ETag included). Entries live
+    at most CACHE_SECONDS and are dropped at once when an action is audited or an alert
+    changes state, so a one-click action shows on the next refresh."""
+    from perfmon.api_cache import read_through
+
+    if range_name not in RANGES:
+        raise ValueError(f"range must be one of {', '.join(RANGES)}")
+    return read_through(CACHE_SCOPE, range_name, lambda: dashboard(range_name=range_name), timeout=CACHE_SECONDS)
+
+
+def invalidate_cache() -> None:
+    from perfmon.api_cache import invalidate
+
+    invalidate(CACHE_SCOPE)

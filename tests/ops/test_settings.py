@@ -96,3 +96,14 @@ def test_a_change_through_the_api_changes_a_running_worker_without_restart(tmp_p
     finally:
         worker.stop()
         live_settings.bump_version()
+
+
+@pytest.mark.django_db
+def test_scaling_reads_the_live_settings(staff_client):
+    from scaling.conf import scaling_settings
+
+    response = staff_client.put(URL, {"AUTO_SCALING_ENABLED": False, "MIN_INSTANCES": 2, "SCALING_COOLDOWN": 60000},
+                                content_type="application/json")
+    assert response.status_code == 200
+    assert scaling_settings.AUTO_SCALING_ENABLED is False
+    assert (scaling_settings.MIN_INSTANCES, scaling_settings.COOLDOWN_MS) == (2, 60000)

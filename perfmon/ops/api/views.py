@@ -179,9 +179,10 @@ class DashboardView(APIView):
     @extend_schema(parameters=[OpenApiParameter("range", str, enum=["hour", "day", "week"])],
                    responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
-        from perfmon.ops.dashboard import RANGES, dashboard
+        from perfmon.api_cache import conditional_response
+        from perfmon.ops.dashboard import RANGES, cached_dashboard
 
         range_name = request.query_params.get("range", "hour")
         if range_name not in RANGES:
             raise serializers.ValidationError({"range": [f"must be one of {', '.join(RANGES)}"]})
-        return Response(dashboard(range_name=range_name))
+        return conditional_response(request, cached_dashboard(range_name))
