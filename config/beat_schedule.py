@@ -68,4 +68,30 @@ SCHEDULE: dict[str, dict] = {
         "expires": 900,
         "description": "Ingest new CloudFront log files from CDN_LOG_FOLDER into daily usage aggregates.",
     },
+    "dbopt: collect database statistics": {
+        "task": "dbopt.tasks.collect_databases_task",
+        "every": 60,
+        "expires": 60,
+        "description": "Snapshot pg_stat_statements, tables, indexes, cache, connections, long queries, locks, "
+                       "size, bloat and pool of each monitored database (one down leaves the others).",
+    },
+    "dbopt: refresh findings and index advice": {
+        "task": "dbopt.tasks.refresh_findings_task",
+        "every": 900,
+        "expires": 900,
+        "description": "Slow queries, missing indexes proven with hypopg, unused/duplicate/invalid indexes, "
+                       "vacuum/analyze needs, bloat.",
+    },
+    "dbopt: automatic maintenance": {
+        "task": "dbopt.tasks.run_maintenance_task",
+        "crontab": {"minute": "41", "hour": "*"},
+        "expires": 3600,
+        "description": "VACUUM/ANALYZE tables past the thresholds (off with DBOPT_AUTO_MAINTENANCE=false).",
+    },
+    "dbopt: prune snapshots": {
+        "task": "dbopt.tasks.prune_snapshots_task",
+        "crontab": {"minute": "23", "hour": "3"},
+        "expires": 3600,
+        "description": "Delete statistics snapshots and query samples past DBOPT SNAPSHOT_RETENTION_DAYS.",
+    },
 }

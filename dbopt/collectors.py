@@ -1,5 +1,10 @@
 """Read PostgreSQL's statistics views. Each collector takes an open psycopg connection
-to the monitored database and returns JSON-ready rows (the Snapshot's data)."""
+to the monitored database and returns JSON-ready rows (the Snapshot's data).
+
+Sizes come from pg_class.relpages (kept by VACUUM, ANALYZE and CREATE INDEX), not
+pg_relation_size(), which takes a lock on each relation: a collector must never queue
+behind a long ALTER TABLE or LOCK, or it would pile up and miss the lock waits it is
+there to report."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -59,30 +64,40 @@ def tables(conn: psycopg.Connection) -> list[dict[str, Any]]:
                t.n_live_tup, t.n_dead_tup, t.n_mod_since_analyze, t.seq_scan, t.seq_tup_read,
                coalesce(t.idx_scan, 0) AS idx_scan, t.n_tup_ins, t.n_tup_upd, t.n_tup_del,
                t.last_vacuum, t.last_autovacuum, t.last_analyze, t.last_autoanalyze,
-               pg_table_size(t.relid) AS table_bytes, pg_total_relation_size(t.relid) AS total_bytes,
+               c.relpages::bigint * current_setting('block_size')::int AS table_bytes,
+               (c.relpages::bigint + coalesce(toast.relpages, 0) + coalesce(
+                   (SELECT sum(ic.relpages) FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+                    WHERE i.indrelid = c.oid), 0))::bigint * current_setting('block_size')::int AS total_bytes,
                c.relpages
         FROM pg_stat_user_tables t JOIN pg_class c ON c.oid = t.relid
-        ORDER BY pg_total_relation_size(t.relid) DESC""")
+        LEFT JOIN pg_class toast ON toast.oid = c.reltoastrelid
+        ORDER BY total_bytes DESC""")
 
 
 def indexes(conn: psycopg.Connection) -> list[dict[str, Any]]:
     """Every user index with its scans, size, validity, the constraint it backs (p, u,
-    x or none), key columns (0 for an expression), partial predicate and definition."""
+    x or none), key columns (0 for an expression), partial predicate and definition
+    (None, with `locked`, while its table is held in ACCESS EXCLUSIVE mode)."""
     return _rows(conn, """
         SELECT s.indexrelid, s.relid, s.schemaname AS schema, s.relname AS "table", s.indexrelname AS "index",
-               s.idx_scan, s.idx_tup_read, pg_relation_size(s.indexrelid) AS bytes,
+               s.idx_scan, s.idx_tup_read, ic.relpages::bigint * current_setting('block_size')::int AS bytes,
                i.indisvalid AS valid, i.indisunique AS "unique", i.indisprimary AS "primary",
                coalesce(con.contype::text, '') AS constraint_type,
                i.indkey::int2[]::int[] AS columns, i.indnkeyatts AS key_count,
                string_to_array(i.indclass::text, ' ')::int[] AS opclasses,
-               pg_get_expr(i.indpred, i.indrelid) AS predicate,
-               pg_get_indexdef(s.indexrelid) AS definition, am.amname AS method,
+               CASE WHEN locked.relation IS NULL THEN pg_get_expr(i.indpred, i.indrelid) END AS predicate,
+               CASE WHEN locked.relation IS NULL THEN pg_get_indexdef(s.indexrelid) END AS definition,
+               locked.relation IS NOT NULL AS locked, am.amname AS method,
                ic.reltuples::bigint AS reltuples, ic.relpages
         FROM pg_stat_user_indexes s
         JOIN pg_index i ON i.indexrelid = s.indexrelid
         JOIN pg_class ic ON ic.oid = s.indexrelid
         JOIN pg_am am ON am.oid = ic.relam
         LEFT JOIN pg_constraint con ON con.conindid = s.indexrelid AND con.contype IN ('p', 'u', 'x')
+        -- pg_get_indexdef/pg_get_expr lock the table: skip tables someone holds exclusively.
+        LEFT JOIN (SELECT DISTINCT relation FROM pg_locks WHERE granted AND mode = 'AccessExclusiveLock'
+                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) locked
+               ON locked.relation = s.relid
         ORDER BY s.schemaname, s.relname, s.indexrelname""")
 
 

@@ -53,6 +53,7 @@ def index_findings(indexes: list[dict], stats_reset: str | None, stats_age_days:
     primary key, unique or exclusion constraint is never proposed for dropping."""
     out = []
     min_bytes = int(dbopt_settings.UNUSED_INDEX_MIN_BYTES)
+    indexes = [r for r in indexes if not r.get("locked")]  # definition unknown this time
     for row in indexes:
         name = f"{row['schema']}.{row['index']}"
         params = {"schema": row["schema"], "index": row["index"]}

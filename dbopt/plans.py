@@ -64,14 +64,14 @@ def explain(conn: psycopg.Connection, statement: str, *, params: int = 0, analyz
         with conn.transaction(force_rollback=True):
             conn.execute("SET TRANSACTION READ ONLY")
             conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(timeout)))
-            row = conn.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement).fetchone()
+            row = conn.execute("EXPLAIN (ANALYZE, BUFFERS, VERBOSE, FORMAT JSON) " + statement).fetchone()
     elif source == "generic":
         conn.execute("SET plan_cache_mode = force_generic_plan")
         try:
             conn.execute("PREPARE dbopt_plan AS " + statement)
             try:
                 args = f"({', '.join(['NULL'] * params)})" if params else ""
-                row = conn.execute(f"EXPLAIN (FORMAT JSON) EXECUTE dbopt_plan{args}").fetchone()
+                row = conn.execute(f"EXPLAIN (VERBOSE, FORMAT JSON) EXECUTE dbopt_plan{args}").fetchone()
             finally:
                 conn.execute("DEALLOCATE dbopt_plan")
         finally:
@@ -79,16 +79,32 @@ def explain(conn: psycopg.Connection, statement: str, *, params: int = 0, analyz
     else:
         with conn.transaction(force_rollback=True):
             conn.execute("SET TRANSACTION READ ONLY")
-            row = conn.execute("EXPLAIN (FORMAT JSON) " + statement).fetchone()
+            row = conn.execute("EXPLAIN (VERBOSE, FORMAT JSON) " + statement).fetchone()
     data = row[0] if not isinstance(row[0], str) else json.loads(row[0])
     top = data[0]
     plan = top["Plan"]
     return PlanReport(statement=statement[:4000], analyzed=analyze, plan_source=source,
-                      total_cost=plan["Total Cost"], flags=flag_plan(plan, analyze), plan=top,
+                      total_cost=plan["Total Cost"], flags=flag_plan(plan, analyze, _table_rows(conn, plan)), plan=top,
                       execution_ms=top.get("Execution Time"))
 
 
-def flag_plan(plan: dict, analyzed: bool) -> list[dict[str, Any]]:
+def _table_rows(conn: psycopg.Connection, plan: dict) -> dict[tuple[str, str], float]:
+    """The planner's row count of each table the plan scans (from VERBOSE's Schema)."""
+    names = {(n["Schema"], n["Relation Name"]) for n in plan_nodes(plan) if "Schema" in n and "Relation Name" in n}
+    out = {}
+    for schema, rel in names:
+        row = conn.execute("""SELECT c.reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                              WHERE n.nspname = %s AND c.relname = %s""", (schema, rel)).fetchone()
+        if row:
+            out[(schema, rel)] = float(row[0])
+    return out
+
+
+def flag_plan(plan: dict, analyzed: bool, table_rows: dict[tuple[str, str], float] | None = None
+              ) -> list[dict[str, Any]]:
+    """Seq scans on large tables, row estimates far off (ANALYZE), sorts or hashes
+    spilling to disk, nested loops over many outer rows."""
+    table_rows = table_rows or {}
     large = int(dbopt_settings.LARGE_TABLE_ROWS)
     factor = float(dbopt_settings.ROW_ESTIMATE_FACTOR)
     loop_rows = int(dbopt_settings.NESTED_LOOP_ROWS)
@@ -97,8 +113,9 @@ def flag_plan(plan: dict, analyzed: bool) -> list[dict[str, Any]]:
         kind = node.get("Node Type", "")
         rows = node.get("Actual Rows", node.get("Plan Rows", 0)) * max(node.get("Actual Loops", 1), 1)
         if kind == "Seq Scan":
-            scanned = rows + node.get("Rows Removed by Filter", 0)
-            if scanned >= large or node.get("Plan Rows", 0) >= large:
+            scanned = max(rows + node.get("Rows Removed by Filter", 0),
+                          table_rows.get((node.get("Schema"), node.get("Relation Name")), 0))
+            if scanned >= large:
                 flags.append({"flag": "seq_scan_large_table", "relation": node.get("Relation Name"),
                               "rows": scanned, "filter": node.get("Filter", "")})
         if analyzed and "Actual Rows" in node:

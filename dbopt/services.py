@@ -122,6 +122,7 @@ def collect_database(*, database: MonitoredDatabase | str) -> CollectResult:
     try:
         with connect(db) as conn:
             feats = _ensure_extensions(conn, collectors.features(conn))
+            conn.execute("SET lock_timeout = '2s'")  # belt and braces: collectors take no relation locks
             data = _collect(conn, db, feats)
     except NotPostgres as exc:
         return _mark(db, MonitoredDatabase.Status.UNSUPPORTED, exc.message, [])

@@ -49,7 +49,7 @@ class ExistingIndex:
 def existing_from_rows(rows: list[dict[str, Any]]) -> list[ExistingIndex]:
     out = []
     for row in rows:
-        stmt = parse_one(row["definition"])
+        stmt = parse_one(row["definition"]) if row.get("definition") else None
         if not isinstance(stmt, ast.IndexStmt):
             continue
         keys = tuple(p.name.lower() if p.name else canonical(p.expr) for p in stmt.indexParams)
