@@ -30,13 +30,13 @@ def _since(days: int) -> date:
 def usage_summary(days: int = 7) -> dict[str, Any]:
     """Hit ratio, most requested assets, bytes in older formats, miss rate per region."""
     rows = UsageDaily.objects.filter(date__gte=_since(days))
-    total = rows.aggregate(hits=Sum("hits"), bytes=Sum("bytes"),
+    total = rows.aggregate(total_hits=Sum("hits"), total_bytes=Sum("bytes"),
                            cached=Sum("hits", filter=Q(result_type__in=HIT_RESULTS)),
                            misses=Sum("hits", filter=Q(result_type="Miss")),
                            legacy=Sum("bytes", filter=Q(variant__format__in=LEGACY_FORMATS)))
-    requests = total["hits"] or 0
+    requests = total["total_hits"] or 0
     top = list(rows.filter(asset__isnull=False).values("asset_id", "asset__name")
-               .annotate(requests=Sum("hits"), bytes=Sum("bytes")).order_by("-requests", "asset_id")[:10])
+               .annotate(requests=Sum("hits"), served=Sum("bytes")).order_by("-requests", "asset_id")[:10])
     regions = [{"region": r["region"], "requests": r["requests"],
                 "miss_rate": round((r["misses"] or 0) / r["requests"], 4) if r["requests"] else None}
                for r in rows.values("region").annotate(requests=Sum("hits"),
@@ -45,12 +45,12 @@ def usage_summary(days: int = 7) -> dict[str, Any]:
     return {
         "days": days,
         "requests": requests,
-        "bytes": total["bytes"] or 0,
+        "bytes": total["total_bytes"] or 0,
         "hit_ratio": round((total["cached"] or 0) / requests, 4) if requests else None,
         "miss_rate": round((total["misses"] or 0) / requests, 4) if requests else None,
         "legacy_format_bytes": total["legacy"] or 0,
         "top_assets": [{"asset_id": t["asset_id"], "name": t["asset__name"], "requests": t["requests"],
-                        "bytes": t["bytes"]} for t in top],
+                        "bytes": t["served"]} for t in top],
         "regions": regions,
     }
 
