@@ -37,7 +37,7 @@ def _scale_run(params, *, actor, reason) -> str:
     from scaling.services import scale_group
 
     result = scale_group(group=params["group"], instances=params["instances"], actor=actor, reason=reason)
-    return f"{result.message or f'scaled {result.group} to {result.to_instances}'} (event {result.event_id})"
+    return f"scaled {result.group}: {result.message} (event {result.event_id}, {result.result})"
 
 
 def _optimize_parse(source) -> dict:

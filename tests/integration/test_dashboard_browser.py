@@ -36,6 +36,16 @@ def seed_traffic():
                                                        cpu_percent=40.0 + minute % 5, memory_percent=55.0)
 
 
+def seed_cdn():
+    from cdn.models import UsageDaily
+
+    today = timezone.now().date()
+    for days_ago in range(1, 6):
+        for result, hits in (("Hit", 900), ("Miss", 100)):
+            UsageDaily.objects.create(date=today - timedelta(days=days_ago), path="/static/app.js", edge_location="FRA56-C1",
+                                      region="FRA", result_type=result, hits=hits, bytes=hits * 50_000)
+
+
 @pytest.fixture
 def browser(monkeypatch):
     # Playwright's sync API keeps an event loop on this thread; the ORM calls made here are
@@ -85,6 +95,7 @@ def test_dashboard_shows_the_seeded_period_and_scales_through_confirmation(tmp_p
 
     make_user(django_user_model, "ops", "ops-pass-123", is_staff=True, is_superuser=True)
     seed_traffic()
+    seed_cdn()
     server, base = start_web(tmp_path, child_env(), workers=2)
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 1800})
@@ -104,7 +115,7 @@ def test_dashboard_shows_the_seeded_period_and_scales_through_confirmation(tmp_p
         assert tile("error_rate").endswith("%") and 1.0 <= float(tile("error_rate").split()[0]) <= 3.0
         assert tile("cache_hit_rate") == "90.0 %"
         assert tile("memory_percent") == "55.0 %"
-        for chart in ("chart-traffic", "chart-latency", "chart-host", "chart-cache"):
+        for chart in ("chart-traffic", "chart-latency", "chart-host", "chart-cache", "chart-cdn"):
             assert int(page.get_attribute(f"#{chart}", "data-points")) > 0, chart
             assert page.locator(f"#{chart} canvas").count() == 1, chart
 
