@@ -1,5 +1,7 @@
-"""System checks: DBOPT's settings, and a clear word when the database is not PostgreSQL."""
-from django.core.checks import Error, Info, register
+"""System checks for DBOPT. (A non-PostgreSQL database is not an issue here: on the
+embedded default dbopt says so in its admin, API and commands instead, rather than in
+the output of every manage.py command.)"""
+from django.core.checks import Error, register
 from django.db import connections
 
 
@@ -16,9 +18,6 @@ def check_dbopt(app_configs, **kwargs):
         if alias not in connections.settings:
             messages.append(Error(f"DBOPT DATABASES names {alias!r}, which is not in settings.DATABASES",
                                   id="dbopt.E002"))
-        elif "postgresql" not in connections.settings[alias]["ENGINE"]:
-            messages.append(Info(f"database {alias!r} is not PostgreSQL: database optimization (dbopt) needs "
-                                 "PostgreSQL and is idle; everything else works", id="dbopt.I001"))
     for key in ("MIN_COST_REDUCTION", "MAX_SELECTIVITY"):
         if not 0 < float(getattr(dbopt_settings, key)) < 1:
             messages.append(Error(f"DBOPT {key} must be between 0 and 1", id="dbopt.E003"))

@@ -203,7 +203,7 @@ def _mark(db: MonitoredDatabase, status: str, detail: str, kinds: list[str]) -> 
     if db.pk is not None:
         MonitoredDatabase.objects.filter(pk=db.pk).update(status=status, status_detail=detail)
         db.status, db.status_detail = status, detail
-    return CollectResult(db.name, status, detail, kinds)
+    return CollectResult(db.name, str(status), detail, kinds)
 
 
 def prune_snapshots(*, now=None) -> int:
