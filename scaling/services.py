@@ -228,6 +228,33 @@ def resume_autoscaling(*, group: str, actor: Any, reason: str) -> ScalingGroup:
     return _set_enabled(group, True, actor=actor, reason=reason)
 
 
+def set_group_limits(*, group: str, min_instances: int, max_instances: int, actor: Any,
+                     reason: str) -> ScalingGroup:
+    """Change a group's min..max. Refused (400) for numbers out of order or out of range;
+    the same limits again record a no-op. The next tick brings the size inside them."""
+    target = get_group(group)
+    fields: dict[str, list[str]] = {}
+    for name, value in (("min_instances", min_instances), ("max_instances", max_instances)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1000:
+            fields[name] = ["must be a whole number from 0 to 1000"]
+    if not fields and min_instances > max_instances:
+        fields["min_instances"] = [f"must not be above max_instances ({max_instances})"]
+    if not fields and max_instances < 1:
+        fields["max_instances"] = ["must be at least 1"]
+    if fields:
+        raise OutOfBounds(next(f"{k}: {v[0]}" for k, v in fields.items()), fields=fields)
+    before = {"min_instances": target.min_instances, "max_instances": target.max_instances}
+    after = {"min_instances": min_instances, "max_instances": max_instances}
+    with audited("scaling.set_group_limits", actor=actor, reason=reason, target=target.name, before=before) as audit:
+        if before == after:
+            audit.mark_noop(**after)
+            return target
+        ScalingGroup.objects.filter(pk=target.pk).update(updated_at=timezone.now(), **after)
+        audit.set_after(**after)
+    target.refresh_from_db()
+    return target
+
+
 def _set_enabled(name: str, enabled: bool, *, actor: Any, reason: str) -> ScalingGroup:
     group = get_group(name)
     action, kind = ("resume_autoscaling", ScalingEvent.Kind.RESUME) if enabled else \

@@ -134,6 +134,40 @@ def register() -> None:
     register_rule("perfmon.uncompressed_responses", uncompressed_responses)
     register_action("perfmon.warm_cache", warm_cache)
     register_pass("cache", "warm_and_review", _cache_pass)
+    register_rule("scaling.capped_at_max", capped_groups)
+    register_action("scaling.set_group_limits", _set_group_limits)
+
+
+def capped_groups(now: datetime) -> list[Finding]:
+    """Scaling groups whose policies asked for more than their maximum in the last hour."""
+    from scaling.models import ScalingEvent, ScalingGroup
+
+    found = []
+    for group in ScalingGroup.objects.all():
+        asked = [p.get("desired", 0) for e in ScalingEvent.objects.filter(
+            group=group, at__gte=now - WINDOW).only("decision") for p in (e.decision or {}).get("proposals", [])]
+        peak = max(asked, default=0)
+        if peak <= group.max_instances:
+            continue
+        new_max = min(1000, max(group.max_instances + 1, -(-peak * 5 // 4)))
+        found.append(Finding(
+            kind="scaling.capped_at_max", subject=group.name,
+            title=f"Group {group.name} is capped at {group.max_instances}; its policies asked for {peak}",
+            detail=f"Raise max_instances to {new_max} so the autoscaler can follow the load.",
+            evidence={"group": group.name, "max_instances": group.max_instances, "peak_proposal": peak,
+                      "proposals_over_max": sum(1 for a in asked if a > group.max_instances)},
+            impact=float(peak - group.max_instances), action="scaling.set_group_limits",
+            action_params={"group": group.name, "min_instances": group.min_instances, "max_instances": new_max}))
+    return found
+
+
+def _set_group_limits(*, params, actor, reason) -> dict:
+    from scaling.services import set_group_limits
+
+    group = set_group_limits(group=params["group"], min_instances=int(params["min_instances"]),
+                             max_instances=int(params["max_instances"]), actor=actor, reason=reason)
+    return {"group": group.name, "min_instances": group.min_instances, "max_instances": group.max_instances}
+
 
 
 register()

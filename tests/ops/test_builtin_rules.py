@@ -54,3 +54,33 @@ def test_cache_pass_warms_the_dashboard_and_reviews():
     assert "cache.warm_and_review" in passes_for("cache")
     result = passes_for("cache")["cache.warm_and_review"](actor="test", reason="test")
     assert result["warmed"] == ["hour", "day", "week"]
+
+
+def test_a_group_capped_at_its_maximum_gets_a_one_click_raise(staff_user):
+    from perfmon.models import AuditRecord
+    from perfmon.ops import services
+    from scaling.models import ScalingEvent, ScalingGroup
+
+    group = ScalingGroup.objects.create(name="web", min_instances=1, max_instances=4)
+    ScalingEvent.objects.create(group=group, kind="autoscale", from_instances=3, to_instances=4, actor_label="autoscaler",
+                                decision={"proposals": [{"policy": "target:cpu", "desired": 8}]})
+    refresh_recommendations()
+    rec = Recommendation.objects.get(kind="scaling.capped_at_max")
+    assert rec.action_params == {"group": "web", "min_instances": 1, "max_instances": 10}
+    services.apply_recommendation(recommendation_id=rec.pk, actor=staff_user, reason="raise it")
+    group.refresh_from_db()
+    assert group.max_instances == 10
+    audit = AuditRecord.objects.get(action="scaling.set_group_limits")
+    assert audit.before == {"min_instances": 1, "max_instances": 4} and audit.after["max_instances"] == 10
+
+
+def test_bad_limits_are_refused_and_change_nothing(staff_user):
+    from perfmon.errors import ActionError
+    from scaling.models import ScalingGroup
+    from scaling.services import set_group_limits
+
+    ScalingGroup.objects.create(name="web", min_instances=1, max_instances=4)
+    for lo, hi in ((5, 3), (-1, 3), (0, 0), (1, 5000)):
+        with pytest.raises(ActionError):
+            set_group_limits(group="web", min_instances=lo, max_instances=hi, actor=staff_user, reason="x")
+    assert ScalingGroup.objects.values_list("min_instances", "max_instances").get() == (1, 4)
