@@ -323,10 +323,12 @@ def _best(planner: Planner, target: Target, candidates, advice: Advice) -> tuple
         results.append((reduction, spec, cost))
     if not results:
         return None
-    top = max(r[0] for r in results)
-    # Among those within 2 points of the best, the simplest: fewest keys, not partial.
-    near = [r for r in results if r[0] >= top - 0.02]
-    reduction, spec, cost = min(near, key=lambda r: (len(r[1].keys) + len(r[1].where), -r[0]))
+    best_cost = min(r[2] for r in results)
+    # Among those whose planned cost is within 10 % of the cheapest, the simplest (fewest
+    # keys, not partial): a narrower index serves more queries and costs writes less.
+    # Compared on the cost after, not the share saved: 99 % and 99.9 % less differ ten-fold.
+    near = [r for r in results if r[2] <= best_cost * 1.1]
+    reduction, spec, cost = min(near, key=lambda r: (len(r[1].keys) + len(r[1].where), r[2]))
     return spec, cost
 
 

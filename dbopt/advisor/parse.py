@@ -144,10 +144,28 @@ def _value(node) -> tuple[bool, Any, int | None]:
         return True, None, node.number
     if isinstance(node, ast.A_Const):
         return True, _const(node), None
-    if isinstance(node, ast.FuncCall) and node.args and len(node.args) == 1:
-        ok, _, param = _value(node.args[0])
-        return ok, None, param
+    if isinstance(node, (ast.FuncCall, ast.A_Expr)) and not _has_column(node):
+        # A constant expression (now() - interval '3 days', upper($1)): a value at run time.
+        params = _params(node)
+        return True, None, params[0] if len(params) == 1 else None
     return False, None, None
+
+
+def _has_column(node) -> bool:
+    found = []
+
+    def walk(n):
+        if isinstance(n, (ast.ColumnRef, ast.SubLink)):
+            found.append(n)
+        elif isinstance(n, ast.Node):
+            for name in n:
+                walk(getattr(n, name))
+        elif isinstance(n, tuple):
+            for item in n:
+                walk(item)
+
+    walk(node)
+    return bool(found)
 
 
 def _const(node: ast.A_Const) -> Any:
