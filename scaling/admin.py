@@ -5,6 +5,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import Count, Q
 from django.shortcuts import render
 
+from perfmon.admin import ReadOnlyAdmin
 from perfmon.errors import ActionError
 
 from . import services
@@ -123,22 +124,13 @@ class InstanceAdmin(admin.ModelAdmin):
 
 
 @admin.register(ScalingEvent)
-class ScalingEventAdmin(admin.ModelAdmin):
+class ScalingEventAdmin(ReadOnlyAdmin):
     list_display = ("at", "group", "kind", "from_instances", "to_instances", "reached_instances", "result",
                     "actor_label", "reason")
     list_filter = ("kind", "result", "group")
     search_fields = ("reason", "error", "actor_label", "group__name")
     date_hierarchy = "at"
     list_select_related = ("group",)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Policy)
