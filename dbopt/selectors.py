@@ -45,13 +45,32 @@ def database_status(db: MonitoredDatabase, *, top: int = 10, findings: int = 50,
     out["size_bytes"] = size.data.get("bytes") if size else None
     out["cache"] = {k: cache.data.get(k) for k in ("table_hit_ratio", "index_hit_ratio")} if cache else None
     out["connections"] = conns.data if conns else None
-    out["top_queries"] = [{k: q.get(k) for k in ("queryid", "query", "calls", "total_ms", "mean_ms", "rows")}
-                          for q in (stmts.data.get("rows", []) if stmts else [])[:top]]
+    out["top_queries"] = top_queries(db, stmts, top)
     open_findings = Finding.objects.filter(database=db, status="open")
     out["finding_counts"] = dict(open_findings.values_list("kind").annotate(n=Count("id")).order_by())
     if kinds:
         open_findings = open_findings.filter(kind__in=kinds)
     out["findings"] = [finding_row(f) for f in open_findings[:findings]]
+    return out
+
+
+def top_queries(db: MonitoredDatabase, snap: Snapshot | None, top: int) -> list[dict[str, Any]]:
+    """The heaviest statements of the latest snapshot (totals since the statistics reset),
+    with what changed since the snapshot before it (calls and time in that interval)."""
+    if snap is None:
+        return []
+    before = Snapshot.objects.filter(database=db, kind="statements", taken_at__lt=snap.taken_at).order_by(
+        "-taken_at").first()
+    previous = {q["queryid"]: q for q in (before.data.get("rows", []) if before else [])}
+    out = []
+    for q in snap.data.get("rows", [])[:top]:
+        row = {k: q.get(k) for k in ("queryid", "query", "calls", "total_ms", "mean_ms", "rows")}
+        old = previous.get(q["queryid"])
+        if old is not None and q["calls"] >= old["calls"]:  # a reset in between makes deltas meaningless
+            row["interval"] = {"seconds": (snap.taken_at - before.taken_at).total_seconds(),
+                               "calls": q["calls"] - old["calls"],
+                               "total_ms": round(q["total_ms"] - old["total_ms"], 3)}
+        out.append(row)
     return out
 
 
