@@ -22,12 +22,14 @@ DEFAULTS: dict[str, Any] = {
     # Brotli level for precompressed copies: 11 runs at ~1 MB/s, 5 at ~75 MB/s for ~17 % more.
     "BROTLI_LEVEL": 5,
     # Quality per format, chosen so SSIM against the resized original is about equal
-    # across formats (bench/cdn_bench.py measures it).
-    "QUALITY": {"jpeg": 80, "webp": 78, "avif": 56},
+    # across formats: calibrated by bench/cdn/run_images.py --calibrate (SSIM ~0.96 at 1024 px).
+    "QUALITY": {"jpeg": 80, "webp": 82, "avif": 66},
     # Storage: local FileSystemStorage under MEDIA_ROOT; S3 (django-storages) when a bucket is set.
     "S3_BUCKET": "",
     "S3_CUSTOM_DOMAIN": "",
     "STORAGE_PREFIX": "cdn",
+    # ffmpeg for video posters and metadata: "auto" (PATH, then the imageio-ffmpeg wheel's), "" off, or a path.
+    "FFMPEG_BINARY": "auto",
     # Folder that CloudFront standard logs are copied into (ingest_cdn_logs reads it).
     "LOG_FOLDER": "",
     "BACKENDS": {"default": {"BACKEND": "cdn.backends.local.LocalBackend", "OPTIONS": {}}},

@@ -229,6 +229,7 @@ def _cdn(env: Env, enabled: bool, base_url: str) -> dict[str, Any]:
         "S3_BUCKET": env.str("CDN_S3_BUCKET", ""),
         "S3_CUSTOM_DOMAIN": env.str("CDN_S3_CUSTOM_DOMAIN", ""),
         "LOG_FOLDER": env.str("CDN_LOG_FOLDER", ""),
+        "FFMPEG_BINARY": env.str("CDN_FFMPEG_BINARY", "auto"),
         "BACKENDS": {"default": {"BACKEND": backend, "OPTIONS": options}},
     }
 

@@ -69,13 +69,36 @@ def test_output_that_does_not_parse_is_never_published(pg, media_root):
         minify.minify_style("a { color: red; } } }} {")
 
 
-def test_video_without_ffmpeg_gets_a_clear_note(pg, media_root):
+def test_video_without_ffmpeg_gets_a_clear_note(pg, media_root, settings):
+    settings.CDN = {**settings.CDN, "FFMPEG_BINARY": ""}
     data = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64
-    if shutil.which("ffmpeg") and shutil.which("ffprobe"):
-        pytest.skip("ffmpeg is installed here: this test covers the machine without it")
     asset = _optimize("clip.mp4", data)
     assert asset.kind == "video" and asset.status == "ready"
-    assert "ffmpeg/ffprobe are not installed" in asset.note and not asset.variants.exists()
+    assert "ffmpeg is not available on this machine" in asset.note and not asset.variants.exists()
+
+
+def test_video_poster_and_metadata_with_ffmpeg(pg, media_root, tmp_path):
+    from PIL import Image
+
+    from cdn.video import ffmpeg_binary
+
+    exe = ffmpeg_binary()
+    if not exe:
+        pytest.skip("no ffmpeg here (imageio-ffmpeg not installed)")
+    import subprocess
+
+    clip = tmp_path / "clip.mp4"
+    subprocess.run([exe, "-v", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:duration=2",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-y", str(clip)], check=True, timeout=60)
+    asset = _optimize("clip.mp4", clip.read_bytes())
+    assert asset.kind == "video" and asset.note == ""
+    assert asset.metadata["video"] == {"duration": 2.0, "codec": "h264", "width": 160, "height": 120}
+    poster = asset.variants.get(format="poster")
+    img = Image.open(media_root / poster.storage_key)
+    assert img.format == "JPEG" and img.size == (160, 120) == (poster.width, poster.height)
+    garbage = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00" * 200
+    broken = _optimize("broken.mp4", garbage)
+    assert "no video stream" in broken.note and not broken.variants.exists()
 
 
 def test_svg_gets_compressed_copies(pg, media_root):
