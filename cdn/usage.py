@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import urllib.parse
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,30 +66,64 @@ class IngestResult:
     skipped: int
 
 
-def _read(path: Path) -> tuple[bytes, list[str]]:
-    raw = path.read_bytes()
+def _decode(name: str, raw: bytes) -> list[str]:
     try:
         text = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
-        return raw, text.decode("utf-8", errors="replace").splitlines()
+        return text.decode("utf-8", errors="replace").splitlines()
     except (OSError, EOFError) as exc:
-        raise LogError(f"{path.name}: not a readable (gzip) log file: {exc}") from exc
+        raise LogError(f"{name}: not a readable (gzip) log file: {exc}") from exc
 
 
-def ingest_cdn_logs(*, folder: str | Path, actor: Any, reason: str = "") -> IngestResult:
-    """Ingest every log file in `folder` (plain or .gz) not ingested before. Each file
-    is one transaction: its LogFile row and its aggregates commit together, so a crash
-    midway or a second run never counts a line twice. Raises CdnError/LogError."""
+def s3_client():
+    """The S3 client for log prefixes (boto3 is imported only here)."""
+    import boto3
+
+    return boto3.client("s3")
+
+
+def _sources(folder: str | Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    """(name, read) for every log file in a local folder or under s3://bucket/prefix."""
+    text = str(folder)
+    if text.startswith("s3://"):
+        bucket, _, prefix = text[5:].partition("/")
+        if not bucket:
+            raise LogError(f"{text!r} names no bucket: use s3://bucket/prefix/.")
+        client = s3_client()
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    key = item["Key"]
+                    yield f"s3://{bucket}/{key}", (lambda k=key: client.get_object(Bucket=bucket, Key=k)["Body"].read())
+        except (BotoCoreError, ClientError) as exc:
+            raise LogError(f"Cannot read logs from {text}: {exc}") from exc
+        return
     root = Path(folder)
     if not root.is_dir():
         raise LogError(f"{root} is not a folder of CDN logs.")
-    files = sorted(p for p in root.iterdir() if p.is_file())
-    totals = Counter()
-    with audited("cdn.ingest_cdn_logs", actor=actor, reason=reason, target=str(root)[:200]) as audit:
-        for path in files:
-            raw, lines = _read(path)
-            totals.update(_ingest_one(path.name, raw, lines))
-        (audit.set_after if totals["ingested"] else audit.mark_noop)(files=len(files), **totals)
-    return IngestResult(len(files), totals["ingested"], totals["already"], totals["lines"], totals["skipped"])
+    for path in sorted(p for p in root.iterdir() if p.is_file()):
+        yield path.name, path.read_bytes
+
+
+def ingest_cdn_logs(*, folder: str | Path, actor: Any, reason: str = "") -> IngestResult:
+    """Ingest every log file in `folder` (a local folder or s3://bucket/prefix; plain or
+    .gz) not ingested before. A local file is known by its content hash; an S3 object by
+    its key, so it is not downloaded again. Each file is one transaction: its LogFile
+    row and its aggregates commit together, so a crash midway or a second run never
+    counts a line twice. Raises LogError."""
+    totals: Counter = Counter()
+    files = 0
+    with audited("cdn.ingest_cdn_logs", actor=actor, reason=reason, target=str(folder)[:200]) as audit:
+        for name, read in _sources(folder):
+            files += 1
+            if name.startswith("s3://") and LogFile.objects.filter(name=name[:500]).exists():
+                totals["already"] += 1
+                continue
+            raw = read()
+            totals.update(_ingest_one(name, raw, _decode(name, raw)))
+        (audit.set_after if totals["ingested"] else audit.mark_noop)(files=files, **totals)
+    return IngestResult(files, totals["ingested"], totals["already"], totals["lines"], totals["skipped"])
 
 
 def _ingest_one(name: str, raw: bytes, lines: list[str]) -> Counter:

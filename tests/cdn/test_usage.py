@@ -166,3 +166,34 @@ def test_upload_is_optimized_by_a_real_celery_worker(tmp_path, monkeypatch, sett
         worker.stop()
         if worker.alive() is False and "Traceback" in worker.output():
             print(worker.output()[-3000:])
+
+
+def test_ingest_from_an_s3_prefix(asset_with_variants, monkeypatch):
+    import io
+
+    import boto3
+    from botocore.response import StreamingBody
+    from botocore.stub import Stubber
+
+    from cdn import usage
+
+    day = datetime.now(dt_timezone.utc).date().isoformat()
+    jpeg = "/" + asset_with_variants.variants.get(format="jpeg").storage_key
+    body = gzip.compress((HEADER + line(day, "NRT57-C2", jpeg, "Hit") + line(day, "NRT57-C2", jpeg, "Miss")).encode())
+    client = boto3.client("s3", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+    monkeypatch.setattr(usage, "s3_client", lambda: client)
+    key = "cf-logs/E2EXAMPLE.2026-11-29-03.a1b2c3.gz"
+    listing = {"Contents": [{"Key": key, "Size": len(body)}], "IsTruncated": False, "KeyCount": 1}
+    with Stubber(client) as stub:
+        stub.add_response("list_objects_v2", listing, {"Bucket": "logs", "Prefix": "cf-logs/"})
+        stub.add_response("get_object", {"Body": StreamingBody(io.BytesIO(body), len(body))},
+                          {"Bucket": "logs", "Key": key})
+        first = services.ingest_cdn_logs(folder="s3://logs/cf-logs/", actor="t")
+        # A second run lists the prefix again but downloads nothing it already has.
+        stub.add_response("list_objects_v2", listing, {"Bucket": "logs", "Prefix": "cf-logs/"})
+        second = services.ingest_cdn_logs(folder="s3://logs/cf-logs/", actor="t")
+        stub.assert_no_pending_responses()
+    assert (first.ingested, first.lines, second.ingested, second.already) == (1, 2, 0, 1)
+    assert LogFile.objects.get().name == f"s3://logs/{key}"
+    assert sorted(UsageDaily.objects.values_list("region", "result_type", "hits")) == [("NRT", "Hit", 1),
+                                                                                       ("NRT", "Miss", 1)]

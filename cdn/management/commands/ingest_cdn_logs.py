@@ -6,10 +6,11 @@ from perfmon.errors import ActionError
 
 
 class Command(BaseCommand):
-    help = "Ingest CloudFront standard logs from a folder into daily usage aggregates (each file once)."
+    help = ("Ingest CloudFront standard logs from a folder or s3://bucket/prefix into daily usage aggregates "
+            "(each file once).")
 
     def add_arguments(self, parser):
-        parser.add_argument("folder", nargs="?", help="default: CDN LOG_FOLDER")
+        parser.add_argument("folder", nargs="?", help="a folder or s3://bucket/prefix (default: CDN LOG_FOLDER)")
         parser.add_argument("--reason", default="manage.py ingest_cdn_logs")
 
     def handle(self, *args, folder, reason, **options):
