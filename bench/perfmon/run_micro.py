@@ -77,7 +77,7 @@ def main() -> None:
     get_recorder().use_thread = False  # measure the request path only; the flush is the thread's work
     request = RequestFactory().get("/bench/trivial")
     results = {}
-    for queries, n in ((0, 50000), (3, 5000)):
+    for queries, n in ((0, 50000), (3, 15000)):
         handlers = stacks(queries)
         samples = {name: [] for name in handlers}
         for _round in range(5):

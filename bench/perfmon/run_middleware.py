@@ -6,13 +6,14 @@ django-prometheus, on the same views and in the same run.
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/cp_perfmon_bench \
     REDIS_URL=redis://127.0.0.1:6379/2 .venv/bin/python bench/perfmon/run_middleware.py
 
-For each round, each mode (bare / perfmon / prometheus, in a shuffled order) gets a
-fresh gunicorn with 2 sync workers; ab drives /bench/trivial and /bench/three (three
-queries). Reported: requests per second and server CPU time per request (user +
-system of the worker processes, the steadier figure on a shared machine), medians over
-rounds; the per-query overhead; whether the buffer's totals equal the requests sent
-(exact across workers); and the rows inserted/updated/deleted in the database while
-the perfmon server ran (must be zero: nothing is written on the request path).
+Three gunicorn servers (bare / perfmon / prometheus, 2 sync workers each) run side by
+side; ab drives /bench/trivial and /bench/three (three queries) in short chunks that
+alternate between them in a shuffled order, so the machine's other load falls on all
+modes alike. Reported: requests per second (pooled, and the median of paired chunk
+ratios) and server CPU time per request (user + system of the worker processes, the
+steadier figure on a shared machine); the per-query overhead; whether the perfmon
+buffer's totals equal the requests sent (exact across workers); and the rows
+inserted/updated/deleted in the database while serving (must be zero).
 """
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ def start(mode: str, prefix: str, workers: int) -> tuple[subprocess.Popen, str]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(base + "/bench/trivial", timeout=1).read()
+            urllib.request.urlopen(base + "/bench/ready", timeout=1).read()
             return proc, base
         except Exception:
             time.sleep(0.2)
@@ -81,11 +82,14 @@ def worker_cpu(proc: subprocess.Popen) -> float:
 def ab(url: str, requests: int, concurrency: int) -> dict:
     out = subprocess.run(["ab", "-q", "-n", str(requests), "-c", str(concurrency), url], capture_output=True,
                          text=True, check=True).stdout
+
     def grab(label):
         match = re.search(rf"{label}:\s+([\d.]+)", out)
         return float(match.group(1)) if match else 0.0
-    return {"rps": grab("Requests per second"), "complete": int(grab("Complete requests")),
-            "failed": int(grab("Failed requests")), "non2xx": int(grab("Non-2xx responses"))}
+
+    return {"rps": grab("Requests per second"), "seconds": grab("Time taken for tests"),
+            "complete": int(grab("Complete requests")), "failed": int(grab("Failed requests")),
+            "non2xx": int(grab("Non-2xx responses"))}
 
 
 def db_writes() -> int:
@@ -114,40 +118,75 @@ def clear_prefix(prefix: str) -> None:
         client.delete(*keys)
 
 
-def run_mode(mode: str, args) -> dict:
-    prefix = f"bench-{uuid.uuid4().hex[:8]}"
-    proc, base = start(mode, prefix, args.workers)
-    result = {}
+def measure(args) -> dict:
+    """All three servers up at once; short ab chunks alternate between them in a shuffled
+    order, so the load of the machine falls on every mode alike."""
+    prefixes = {mode: f"bench-{mode}-{uuid.uuid4().hex[:6]}" for mode in MODES}
+    servers = {mode: start(mode, prefixes[mode], args.workers) for mode in MODES}
+    acc = {mode: {view: {"cpu": 0.0, "requests": 0, "seconds": 0.0, "failed": 0} for view in VIEWS} for mode in MODES}
+    paired: dict[str, dict[str, list[float]]] = {m: {v: [] for v in VIEWS} for m in ("perfmon", "prometheus")}
     try:
-        sent = {}
-        for name, path in VIEWS.items():
-            ab(base + path, args.warmup, args.concurrency)
-            sent[name] = args.warmup + 1 if name == "trivial" else args.warmup
+        for mode, (proc, base) in servers.items():
+            for path in VIEWS.values():
+                ab(base + path, args.warmup, args.concurrency)
         writes_before = db_writes()
-        for name, path in VIEWS.items():
-            cpu_before = worker_cpu(proc)
-            stats = ab(base + path, args.requests, args.concurrency)
-            cpu = worker_cpu(proc) - cpu_before
-            stats["cpu_us_per_request"] = cpu / stats["complete"] * 1e6
-            sent[name] += stats["complete"]
-            result[name] = stats
+        for rep in range(args.rounds):
+            for view, path in VIEWS.items():
+                chunk = {}
+                for mode in random.sample(MODES, len(MODES)):
+                    proc, base = servers[mode]
+                    cpu_before = worker_cpu(proc)
+                    stats = ab(base + path, args.requests, args.concurrency)
+                    a = acc[mode][view]
+                    a["cpu"] += worker_cpu(proc) - cpu_before
+                    a["requests"] += stats["complete"]
+                    a["seconds"] += stats["seconds"]
+                    a["failed"] += stats["failed"] + stats["non2xx"]
+                    chunk[mode] = stats["rps"]
+                for mode in paired:
+                    paired[mode][view].append(chunk[mode] / chunk["bare"])
+            print(f"round {rep + 1}/{args.rounds}: " + "; ".join(
+                f"{m} {v} {acc[m][v]['requests'] / acc[m][v]['seconds']:.0f} rps "
+                f"{acc[m][v]['cpu'] / acc[m][v]['requests'] * 1e6:.0f} us" for m in MODES for v in VIEWS), flush=True)
         time.sleep(2.5)  # flushers run every second; PostgreSQL publishes table stats within a second
-        result["db_writes_during_run"] = db_writes() - writes_before
-        if mode == "perfmon":
-            result["totals"] = {name: {"sent": sent[name], "in_buffer": buffer_count(prefix, path)}
-                                for name, path in VIEWS.items()}
+        writes = db_writes() - writes_before
+        totals = {view: {"sent": args.warmup + acc["perfmon"][view]["requests"],
+                         "in_buffer": buffer_count(prefixes["perfmon"], path)} for view, path in VIEWS.items()}
     finally:
-        proc.terminate()
-        proc.wait(20)
-        clear_prefix(prefix)
-    return result
+        for proc, _base in servers.values():
+            proc.terminate()
+        for proc, _base in servers.values():
+            proc.wait(20)
+        for prefix in prefixes.values():
+            clear_prefix(prefix)
+    return {"acc": acc, "paired_throughput_ratios": paired, "db_writes_during_run": writes, "totals": totals}
+
+
+def summarize(raw: dict) -> dict:
+    acc = raw["acc"]
+    pooled = {mode: {view: {"rps": a["requests"] / a["seconds"], "cpu_us": a["cpu"] / a["requests"] * 1e6,
+                            "failed": a["failed"]}
+                     for view, a in views.items()} for mode, views in acc.items()}
+    out: dict = {"pooled": pooled}
+    for mode in ("perfmon", "prometheus"):
+        out[mode] = {view: {
+            "throughput_vs_bare": pooled[mode][view]["rps"] / pooled["bare"][view]["rps"],
+            "throughput_vs_bare_median_of_paired_chunks": statistics.median(raw["paired_throughput_ratios"][mode][view]),
+            "extra_cpu_us_per_request": pooled[mode][view]["cpu_us"] - pooled["bare"][view]["cpu_us"],
+        } for view in VIEWS}
+        out[mode]["extra_cpu_us_per_query"] = (out[mode]["three"]["extra_cpu_us_per_request"]
+                                               - out[mode]["trivial"]["extra_cpu_us_per_request"]) / 3
+    out["perfmon"]["totals"] = raw["totals"]
+    out["perfmon"]["totals_exact"] = all(t["sent"] == t["in_buffer"] for t in raw["totals"].values())
+    out["db_rows_written_while_serving"] = raw["db_writes_during_run"]
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--requests", type=int, default=1000, help="requests per chunk")
     parser.add_argument("--warmup", type=int, default=500)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=str(Path(__file__).with_name("results_middleware.json")))
@@ -159,36 +198,10 @@ def main() -> None:
             raise SystemExit(f"set {var}")
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True,
                    env=env_for("bare", "bench"))
-    runs: dict[str, list[dict]] = {mode: [] for mode in MODES}
-    for round_no in range(args.rounds):
-        order = list(MODES)
-        random.shuffle(order)
-        for mode in order:
-            runs[mode].append(run_mode(mode, args))
-            print(f"round {round_no + 1} {mode}: " + ", ".join(
-                f"{v} {runs[mode][-1][v]['rps']:.0f} rps {runs[mode][-1][v]['cpu_us_per_request']:.0f} us"
-                for v in VIEWS), flush=True)
-    summary = summarize(runs)
+    raw = measure(args)
+    summary = summarize(raw)
     print(json.dumps(summary, indent=2))
-    Path(args.out).write_text(json.dumps({"args": vars(args), "summary": summary, "runs": runs}, indent=2))
-
-
-def summarize(runs: dict[str, list[dict]]) -> dict:
-    med = {mode: {view: {"rps": statistics.median(r[view]["rps"] for r in rs),
-                         "cpu_us": statistics.median(r[view]["cpu_us_per_request"] for r in rs)}
-                  for view in VIEWS} for mode, rs in runs.items()}
-    out: dict = {"median": med}
-    for mode in ("perfmon", "prometheus"):
-        out[mode] = {
-            view: {"throughput_vs_bare": med[mode][view]["rps"] / med["bare"][view]["rps"],
-                   "extra_cpu_us_per_request": med[mode][view]["cpu_us"] - med["bare"][view]["cpu_us"]}
-            for view in VIEWS}
-        out[mode]["extra_cpu_us_per_query"] = (out[mode]["three"]["extra_cpu_us_per_request"]
-                                               - out[mode]["trivial"]["extra_cpu_us_per_request"]) / 3
-    out["perfmon"]["totals_exact"] = all(t["sent"] == t["in_buffer"] for r in runs["perfmon"]
-                                         for t in r["totals"].values())
-    out["db_writes_during_runs"] = {mode: [r["db_writes_during_run"] for r in rs] for mode, rs in runs.items()}
-    return out
+    Path(args.out).write_text(json.dumps({"args": vars(args), "summary": summary, "raw": raw}, indent=2))
 
 
 if __name__ == "__main__":
