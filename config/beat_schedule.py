@@ -50,6 +50,12 @@ SCHEDULE: dict[str, dict] = {
         "expires": 30,
         "description": "Redis INFO, Celery queue depth and workers, database connections.",
     },
+    "perfmon: roll up host hours": {
+        "task": "perfmon.tasks.rollup_host_hours_task",
+        "every": 300,
+        "expires": 300,
+        "description": "Host samples of the last hours into hourly rows (for day and week views).",
+    },
     "perfmon: prune old samples": {
         "task": "perfmon.tasks.prune_metrics_task",
         "crontab": {"minute": "17", "hour": "*"},

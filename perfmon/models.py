@@ -66,6 +66,30 @@ class HostSample(models.Model):
         return f"{self.host} @ {self.at:%Y-%m-%d %H:%M:%S}"
 
 
+class HostHour(models.Model):
+    """Host samples summed per host and hour, for ranges longer than a few hours (a week
+    of 15-second samples is 40,000 rows per host; of hours, 168). Sums, not averages,
+    so an hour recomputed from its samples replaces the row exactly."""
+
+    host = models.CharField(max_length=255)
+    hour = models.DateTimeField()
+    samples = models.PositiveIntegerField()
+    cpu_sum = models.FloatField()
+    cpu_max = models.FloatField()
+    memory_sum = models.FloatField()
+    memory_max = models.FloatField()
+    disk_max = models.FloatField()
+    load1_max = models.FloatField()
+
+    class Meta:
+        ordering = ["-hour"]
+        constraints = [models.UniqueConstraint(fields=["host", "hour"], name="hosthour_key")]
+        indexes = [models.Index(fields=["hour"], name="hosthour_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.host} {self.hour:%Y-%m-%d %H}:00 ({self.samples} samples)"
+
+
 # ----- the request metrics pipeline --------------------------------------------------------
 def _histogram_fields() -> dict[str, models.Field]:
     from .histogram import BOUNDS_MS, BUCKET_FIELDS

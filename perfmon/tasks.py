@@ -28,3 +28,10 @@ def rollup_hours_task() -> int:
 @shared_task(name="perfmon.tasks.prune_metrics_task", autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
 def prune_metrics_task() -> int:
     return services.prune_metrics().host_samples_deleted
+
+
+@shared_task(name="perfmon.tasks.rollup_host_hours_task", ignore_result=True)
+def rollup_host_hours_task() -> int:
+    from .host_rollup import rollup_host_hours
+
+    return rollup_host_hours().hours_written

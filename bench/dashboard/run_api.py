@@ -5,7 +5,8 @@
 
 Seeds (once) a minute row per route per minute for --days (perfmon's bench seeder),
 rolls the hours up as beat would, adds a host sample every 15 s for a week, 200
-scaling events and 50 alerts, then times the whole endpoint (routing, auth,
+scaling events and 50 alerts, rolls the host samples up
+into hours, then times the whole endpoint (routing, auth,
 selectors, JSON) for each range with the test client: p50 and p95 over 40 calls.
 The baseline, measured in the same run, is GET /api/performance/settings, the
 cheapest authenticated read: the ratio shows what the dashboard's data costs on top.
@@ -54,6 +55,9 @@ def seed_rest() -> None:
             FROM generate_series(now() - interval '7 days', now(), interval '15 seconds') AS ts,
                  generate_series(1, 3) AS h""")
         cursor.execute("ANALYZE perfmon_hostsample")
+    from perfmon.host_rollup import rollup_host_hours
+
+    rollup_host_hours(now=now, lookback_hours=7 * 24 + 1)  # beat keeps these up to date every 5 minutes
     group, _ = ScalingGroup.objects.get_or_create(name="web", defaults={"min_instances": 1, "max_instances": 10})
     ScalingEvent.objects.filter(group=group).delete()
     ScalingEvent.objects.bulk_create([ScalingEvent(group=group, kind="autoscale", from_instances=2 + i % 3,

@@ -17,7 +17,7 @@ from django.db.models.functions import TruncHour, TruncMinute
 from django.utils import timezone
 
 from perfmon import selectors
-from perfmon.models import HostSample
+from perfmon.models import HostHour, HostSample
 
 from .models import Alert, Recommendation
 
@@ -26,7 +26,7 @@ RANGES = {
     # Traffic steps follow the rollup rows (minutes for the hour; the hourly rollup's
     # rows beyond), so a range never re-aggregates tens of thousands of minute rows.
     "hour": (timedelta(hours=1), 60, 60, TruncMinute),
-    "day": (timedelta(days=1), 3600, 900, TruncMinute),
+    "day": (timedelta(days=1), 3600, 3600, TruncHour),
     "week": (timedelta(days=7), 3600, 3600, TruncHour),
 }
 TILE_WINDOW = timedelta(minutes=5)
@@ -55,15 +55,23 @@ def _traffic_series(start, end, step) -> dict[str, list]:
 
 
 def _host_series(start, end, step, trunc) -> dict[str, list]:
-    rows = (HostSample.objects.filter(at__gte=start, at__lt=end).annotate(b=trunc("at")).values("b")
-            .annotate(cpu=Avg("cpu_percent"), mem=Avg("memory_percent"), n=Count("id")))
+    """CPU and memory averaged over all hosts per step: from the raw samples for the hour
+    view, from the hourly rollup (HostHour) for longer ranges."""
+    if step >= 3600:
+        rows = (HostHour.objects.filter(hour__gte=start - timedelta(hours=1), hour__lt=end).values("hour")
+                .annotate(cpu=Sum("cpu_sum"), mem=Sum("memory_sum"), n=Sum("samples")).order_by("hour"))
+        points = [(row["hour"], row["cpu"], row["mem"], row["n"]) for row in rows]
+    else:
+        rows = (HostSample.objects.filter(at__gte=start, at__lt=end).annotate(b=trunc("at")).values("b")
+                .annotate(cpu=Avg("cpu_percent"), mem=Avg("memory_percent"), n=Count("id")))
+        points = [(row["b"], row["cpu"] * row["n"], row["mem"] * row["n"], row["n"]) for row in rows]
     folded: dict[int, list] = defaultdict(lambda: [0.0, 0.0, 0])
-    for row in rows:
-        slot = folded[_floor(row["b"], step)]
-        slot[0] += row["cpu"] * row["n"]
-        slot[1] += row["mem"] * row["n"]
-        slot[2] += row["n"]
-    ts = sorted(folded)
+    for at, cpu_sum, mem_sum, n in points:
+        slot = folded[_floor(at, step)]
+        slot[0] += cpu_sum
+        slot[1] += mem_sum
+        slot[2] += n
+    ts = sorted(t for t, slot in folded.items() if slot[2])
     return {"t": ts, "cpu_percent": [round(folded[t][0] / folded[t][2], 2) for t in ts],
             "memory_percent": [round(folded[t][1] / folded[t][2], 2) for t in ts]}
 
