@@ -168,7 +168,10 @@ def _collect(conn: psycopg.Connection, db: MonitoredDatabase, feats: dict) -> di
     data["indexes"] = {"rows": collectors.indexes(conn)}
     data["cache"] = collectors.cache(conn)
     data["connections"] = collectors.connection_states(conn)
-    data["activity"] = {"rows": collectors.activity(conn, float(dbopt_settings.LONG_QUERY_SECONDS))}
+    # Statements caught running past SAMPLE_MIN_MS become samples (real values for the
+    # advisor); those past LONG_QUERY_SECONDS are also reported as long-running.
+    data["activity"] = {"rows": collectors.activity(conn, min(float(dbopt_settings.LONG_QUERY_SECONDS),
+                                                              float(dbopt_settings.SAMPLE_MIN_MS) / 1000))}
     data["locks"] = {"rows": collectors.lock_waits(conn)}
     data["size"] = collectors.size(conn)
     data["bloat"] = collectors.bloat(conn)
@@ -181,6 +184,8 @@ def _collect(conn: psycopg.Connection, db: MonitoredDatabase, feats: dict) -> di
 
 def _store_samples(db: MonitoredDatabase, rows: list[dict], now) -> None:
     for row in rows:
+        if row["seconds"] * 1000 < float(dbopt_settings.SAMPLE_MIN_MS):
+            continue
         record_sample(database=db, sql_text=row["query"], duration_ms=row["seconds"] * 1000, source="activity",
                       seen_at=now)
 
@@ -262,8 +267,9 @@ def refresh_findings(*, database: MonitoredDatabase | str, with_advice: bool = T
                                      _age_days(feats.get("stats_reset")))
     found += findings.maintenance_findings(latest.get("tables", {}).get("rows", []))
     found += findings.bloat_findings(latest.get("bloat", {}))
-    found += findings.activity_findings(latest.get("activity", {}).get("rows", []),
-                                        latest.get("locks", {}).get("rows", []))
+    long_running = [r for r in latest.get("activity", {}).get("rows", [])
+                    if r["seconds"] >= float(dbopt_settings.LONG_QUERY_SECONDS)]
+    found += findings.activity_findings(long_running, latest.get("locks", {}).get("rows", []))
     if db.alias:
         found += findings.pool_findings(db.alias, latest.get("pool"), latest.get("connections", {}),
                                         _peak_active(db))
@@ -273,11 +279,16 @@ def refresh_findings(*, database: MonitoredDatabase | str, with_advice: bool = T
         advice = recommend(database=db)
         notes += advice.notes
         kinds.add(Finding.Kind.MISSING_INDEX)
+        writes = {(t["schema"], t["table"]): {k: t[k] for k in ("n_tup_ins", "n_tup_upd", "n_tup_del", "n_live_tup")}
+                  for t in latest.get("tables", {}).get("rows", [])}
         for p in advice.proposals:
             found.append(findings.Found(
                 "missing_index", p.spec.label, f"Missing index {p.spec.label}" + ("" if p.proven else " (unproven)"),
                 _advice_detail(p), {**p.evidence(), "notes": advice.notes,
-                                    "regression_checked": advice.regression_checked},
+                                    "regression_checked": advice.regression_checked,
+                                    "set_check": advice.set_check,
+                                    # Each index costs every write to its table: the reader weighs this.
+                                    "table_writes": writes.get((p.spec.schema, p.spec.table), {})},
                 p.benefit_ms, "build_index", {"spec": p.spec.to_params()}))
         MonitoredDatabase.objects.filter(pk=db.pk).update(last_advised_at=timezone.now())
     return _store_findings(db, found, kinds, notes)

@@ -62,6 +62,8 @@ class Advice:
     notes: list[str] = field(default_factory=list)
     heavy_queries: int = 0
     regression_checked: int = 0
+    # Every heavy query's planned cost now and with the whole proposed set in place.
+    set_check: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Planner:
@@ -360,9 +362,12 @@ def _drop_regressions(planner: Planner, targets: list[Target], chosen: dict[str,
     limit = 1 + float(dbopt_settings.MAX_REGRESSION)
     while chosen:
         worse = None
+        advice.set_check = []
         with planner.hypothetical([p.spec for p in chosen.values()]) as oids:
             for target in targets:
                 cost, plans = planner.cost(target)
+                advice.set_check.append({"queryid": target.queryid, "cost_before": round(target.cost, 2),
+                                         "cost_with_set": round(cost, 2)})
                 if cost > target.cost * limit:
                     worse = (target, cost, uses_hypothetical(plans, set(oids)), oids)
                     break

@@ -36,6 +36,9 @@ def test_missing_index_is_proposed_with_costs_built_used_and_closed(orders):
     assert query["cost_after"] < query["cost_before"] * 0.5
     assert "customer_id = $1" in query["query"]
     assert finding.action == "build_index"
+    checked = {c["queryid"]: c for c in finding.evidence["set_check"]}
+    assert query["queryid"] in checked and all(c["cost_with_set"] <= c["cost_before"] * 1.05 for c in checked.values())
+    assert set(finding.evidence["table_writes"]) == {"n_tup_ins", "n_tup_upd", "n_tup_del", "n_live_tup"}
 
     built = services.act_on_finding(finding_id=finding.pk, actor="test", reason="advice")
     assert built.result == "ok"
