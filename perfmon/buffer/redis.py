@@ -127,7 +127,8 @@ class RedisBuffer(MetricsBuffer):
 
     def pending(self, *, since_minute: int) -> Batch:
         now = int(time.time()) // 60 * 60
-        minutes = list(range(since_minute, now + 60, 60))
+        # nothing older than the keys' TTL can be there
+        minutes = list(range(max(since_minute // 60 * 60, now - TTL_SECONDS), now + 60, 60))
         pipe = self.client.pipeline(transaction=False)
         for minute in minutes:
             pipe.hgetall(self._key("m", minute))
