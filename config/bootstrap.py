@@ -3,6 +3,7 @@
 
     python3 config/bootstrap.py start   # the product on the embedded default
     python3 config/bootstrap.py test    # the test suite (extra arguments go to pytest)
+    python3 config/bootstrap.py bench   # the benchmarks (names: see bench/run.py)
 
 Both create `.venv` and install the project into it when pyproject.toml changed.
 `start` keeps a generated SECRET_KEY in var/, so sessions and tokens survive restarts.
@@ -56,7 +57,7 @@ def embedded_env() -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"start", "test"}:
+    if not argv or argv[0] not in {"start", "test", "bench"}:
         print(__doc__)
         return 2
     command, rest = argv[0], argv[1:]
@@ -65,6 +66,9 @@ def main(argv: list[str]) -> int:
         ensure_venv("")
         args = [str(PYTHON), "manage.py", "serve", "--prepare", *rest]
         os.execve(str(PYTHON), args, embedded_env())
+    if command == "bench":
+        ensure_venv("test,bench")
+        os.execv(str(PYTHON), [str(PYTHON), "bench/run.py", *rest])
     ensure_venv("test")
     os.execv(str(PYTHON), [str(PYTHON), "-m", "pytest", *rest])
     return 0
