@@ -8,6 +8,8 @@ class CdnConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from . import integration
         from .registry import register_cdn_metrics
 
         register_cdn_metrics()
+        integration.register()

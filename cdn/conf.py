@@ -36,11 +36,21 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+# Settings an admin may change at run time (PUT /api/performance/settings): read through
+# perfmon's live settings, so every process sees a change within about a second.
+LIVE = {"ENABLED", "BASE_URL"}
+
+
 class CdnSettings:
     def __getattr__(self, name: str) -> Any:
         if name not in DEFAULTS:
             raise AttributeError(f"CDN has no setting {name!r}")
-        return getattr(settings, "CDN", {}).get(name, DEFAULTS[name])
+        default = getattr(settings, "CDN", {}).get(name, DEFAULTS[name])
+        if name in LIVE:
+            from perfmon.ops import live_settings
+
+            return live_settings.for_section("CDN", name, default)
+        return default
 
 
 cdn_settings = CdnSettings()

@@ -19,13 +19,14 @@ EXTENSION_KINDS: dict[str, tuple[str, ...]] = {
     "webp": ("image/webp",), "avif": ("image/avif",), "svg": ("image/svg+xml",),
     "mp4": ("video/mp4",), "m4v": ("video/mp4",), "mov": ("video/quicktime", "video/mp4"), "webm": ("video/webm",),
     "js": ("application/javascript",), "mjs": ("application/javascript",), "css": ("text/css",),
+    "map": ("application/json",), "json": ("application/json",),
     "woff": ("font/woff",), "woff2": ("font/woff2",), "ttf": ("font/ttf",), "otf": ("font/otf",),
 }
 KIND_OF_MIME = {
     "image/jpeg": "image", "image/png": "image", "image/gif": "image", "image/webp": "image", "image/avif": "image",
     "image/svg+xml": "image", "video/mp4": "video", "video/quicktime": "video", "video/webm": "video",
     "application/javascript": "script", "text/css": "style", "font/woff": "font", "font/woff2": "font",
-    "font/ttf": "font", "font/otf": "font",
+    "font/ttf": "font", "font/otf": "font", "application/json": "other",
 }
 RASTER = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/avif"}
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -117,6 +118,14 @@ def _text_type(data: bytes, ext: str) -> str | None:
     stripped = text.lstrip()[:1024].lower()
     if stripped.startswith("<svg") or (stripped.startswith("<?xml") and "<svg" in stripped):
         return "image/svg+xml"
+    if ext in ("map", "json"):
+        import json
+
+        try:
+            json.loads(text)
+            return "application/json"
+        except ValueError:
+            return None
     from .minify import parses_as_css, parses_as_js
 
     # Try the parser the extension suggests first: short snippets can parse as both.

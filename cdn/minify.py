@@ -8,6 +8,7 @@ before it is published: output that fails to parse raises MinifyFailed.
 from __future__ import annotations
 
 import gzip
+import re
 from dataclasses import dataclass
 
 from .errors import MinifyFailed
@@ -79,6 +80,32 @@ def minify_style(text: str) -> Minified:
     if not parses_as_css(out.text):
         raise MinifyFailed(f"{out.minifier} produced CSS that does not parse; nothing was published.")
     return out
+
+
+_SOURCE_MAP = re.compile(r"(?://[#@]\s*sourceMappingURL=\S+\s*$|/\*[#@]\s*sourceMappingURL=\S+\s*\*/\s*$)")
+
+
+def has_source_map(text: str) -> bool:
+    """True when the file ends with a sourceMappingURL comment (a bundler's output)."""
+    return bool(_SOURCE_MAP.search(text.rstrip()[-2000:]))
+
+
+def source_map_name(text: str) -> str | None:
+    """The relative file name the sourceMappingURL points at (None for data: or absolute URLs)."""
+    match = _SOURCE_MAP.search(text.rstrip()[-2000:])
+    if not match:
+        return None
+    url = match.group(0).split("sourceMappingURL=", 1)[1].split()[0].rstrip("*/").strip()
+    if ":" in url or url.startswith("/") or "/" in url or not url:
+        return None
+    return url
+
+
+def keep_with_source_map(text: str, script: bool) -> Minified:
+    """The file as it is (its source map stays valid), still checked to parse."""
+    if not (parses_as_js(text) if script else parses_as_css(text)):
+        raise MinifyFailed("The file does not parse; nothing was published.")
+    return Minified(text, "kept: has a source map")
 
 
 def gzip_bytes(data: bytes) -> bytes:

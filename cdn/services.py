@@ -110,8 +110,15 @@ def optimize_asset(*, asset_id: int, actor: Any, reason: str = "") -> OptimizeRe
     asset = get_asset(asset_id)
     with audited("cdn.optimize_asset", actor=actor, reason=reason, target=f"asset:{asset.pk}",
                  before={"variants": list(asset.variants.values_list("storage_key", flat=True))}) as audit:
-        data = storage.read(asset.original_key)
-        built = _build(asset, data)
+        try:
+            built = _build(asset, storage.read(asset.original_key))
+        except (CdnError, OSError, ValueError) as exc:
+            message = exc.message if isinstance(exc, CdnError) else f"The original could not be processed: {exc}"
+            # The published variants stay; the asset says its last optimization failed and why.
+            Asset.objects.filter(pk=asset.pk).update(status=Asset.Status.FAILED, note=message[:2000])
+            if isinstance(exc, CdnError):
+                raise
+            raise CdnError(message) from exc
         written = [key for key, blob in built.blobs.items() if storage.put(key, blob)]
         with transaction.atomic():
             locked = Asset.objects.select_for_update().get(pk=asset.pk)
@@ -142,13 +149,19 @@ def _build(asset: Asset, data: bytes) -> _Built:
         return _build_image(asset, data, stem)
     if asset.kind in (Asset.Kind.SCRIPT, Asset.Kind.STYLE):
         text = data.decode("utf-8-sig")
-        out = minify.minify_script(text) if asset.kind == Asset.Kind.SCRIPT else minify.minify_style(text)
+        if minify.has_source_map(text):
+            # Already built by a bundler that wrote a source map: minifying again would
+            # move every position the map points at, so it is published as it is.
+            out = minify.keep_with_source_map(text, asset.kind == Asset.Kind.SCRIPT)
+        else:
+            out = minify.minify_script(text) if asset.kind == Asset.Kind.SCRIPT else minify.minify_style(text)
         ext = "js" if asset.kind == Asset.Kind.SCRIPT else "css"
         body = out.text.encode()
         key = storage.variant_key(asset.content_hash, stem, "min", body, ext)
         built = _Built([Variant(asset=asset, format=Variant.Format.MIN, bytes=len(body), storage_key=key)],
                        {key: body}, metadata={"minifier": out.minifier})
         _add_compressed(built, asset, key, body, Variant.Format.MIN)
+        _add_source_map(built, asset, text)
         return built
     if asset.kind == Asset.Kind.VIDEO:
         return _build_video(asset, data, stem)
@@ -157,6 +170,21 @@ def _build(asset: Asset, data: bytes) -> _Built:
         # Text-like formats compress well; WOFF/WOFF2 and the rest are compressed already.
         _add_compressed(built, asset, asset.original_key, data, None)
     return built
+
+
+def _add_source_map(built: _Built, asset: Asset, text: str) -> None:
+    """Publish the uploaded map beside the file, where its relative sourceMappingURL points."""
+    name = minify.source_map_name(text)
+    if not name:
+        return
+    source = Asset.objects.filter(name=detect.clean_name(name)).order_by("-created_at").first()
+    if source is None:
+        built.note = f"Its source map {name} has not been uploaded: upload it and re-optimize this asset."
+        return
+    data = storage.read(source.original_key)
+    key = f"{storage.asset_dir(asset.content_hash)}/{name}"
+    built.rows.append(Variant(asset=asset, format=Variant.Format.MAP, bytes=len(data), storage_key=key))
+    built.blobs[key] = data
 
 
 def _add_compressed(built: _Built, asset: Asset, key: str, body: bytes, fmt: str | None) -> None:

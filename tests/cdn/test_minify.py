@@ -109,3 +109,30 @@ def test_svg_gets_compressed_copies(pg, media_root):
     key = asset.variants.get(encoding="gzip").storage_key
     assert key == asset.original_key + ".gz" and gzip.decompress(storage.read(key)) == svg
     assert Variant.objects.filter(asset=asset, encoding="identity").count() == 0
+
+
+def test_bundle_with_source_map_is_kept_and_its_map_published_beside_it(pg, media_root):
+    bundle = b"!function(){console.log(1)}();\n//# sourceMappingURL=app.min.js.map\n"
+    source_map = b'{"version":3,"file":"app.min.js","sources":["app.js"],"names":[],"mappings":"AAAA"}'
+    first = _optimize("app.min.js", bundle)
+    assert "source map app.min.js.map has not been uploaded" in first.note
+    up = services.upload_asset(name="app.min.js.map", data=source_map, actor="t", optimize=False)
+    assert Asset.objects.get(pk=up.asset_id).mime_type == "application/json"
+    services.optimize_asset(asset_id=first.pk, actor="t")
+    first.refresh_from_db()
+    assert first.note == "" and first.metadata["minifier"] == "kept: has a source map"
+    mini = first.variants.get(format="min", encoding="identity")
+    assert (media_root / mini.storage_key).read_bytes() == bundle
+    mapped = first.variants.get(format="map")
+    # Beside the original and the minified copy, where the relative URL points.
+    assert mapped.storage_key.rsplit("/", 1) == [mini.storage_key.rsplit("/", 1)[0], "app.min.js.map"]
+    assert (media_root / mapped.storage_key).read_bytes() == source_map
+
+
+def test_failed_optimization_is_recorded_on_the_asset(pg, media_root):
+    asset = _optimize("core.js", (ADMIN_STATIC / "js/core.js").read_bytes())
+    (media_root / asset.original_key).write_text("var = ;")
+    with pytest.raises(MinifyFailed):
+        services.optimize_asset(asset_id=asset.pk, actor="t")
+    asset.refresh_from_db()
+    assert asset.status == "failed" and "does not parse" in asset.note and asset.variants.count() == 3
