@@ -1,7 +1,6 @@
 """Missing-index advice against the real PostgreSQL with pg_stat_statements and hypopg."""
 from __future__ import annotations
 
-import pytest
 from django.test import override_settings
 
 from dbopt import services
