@@ -22,7 +22,7 @@ from perfmon.audit import audited
 from . import detect, images, minify, storage, video
 from .conf import cdn_settings
 from .errors import CdnError, InvalidAsset, UnknownAsset
-from .invalidation import invalidate_cdn  # noqa: F401  (one import path for every action)
+from .invalidation import follow_invalidations, invalidate_cdn  # noqa: F401  (one import path for every action)
 from .models import Asset, Variant
 from .usage import ingest_cdn_logs  # noqa: F401
 

@@ -26,3 +26,9 @@ def ingest_cdn_logs_task(folder: str | None = None) -> int:
     if not folder:
         return 0  # no log folder configured: nothing to ingest
     return services.ingest_cdn_logs(folder=folder, actor="beat", reason="scheduled log ingestion").ingested
+
+
+@shared_task(name="cdn.tasks.follow_invalidations_task", ignore_result=True)
+def follow_invalidations_task() -> dict:
+    # No retry: the next beat run, a minute away, is the retry.
+    return services.follow_invalidations(actor="beat")

@@ -74,6 +74,12 @@ SCHEDULE: dict[str, dict] = {
         "expires": 900,
         "description": "Ingest new CloudFront log files from CDN_LOG_FOLDER into daily usage aggregates.",
     },
+    "cdn: follow invalidations": {
+        "task": "cdn.tasks.follow_invalidations_task",
+        "every": 60,
+        "expires": 60,
+        "description": "Mark CDN invalidations submitted without waiting as completed once the CDN says so.",
+    },
     "dbopt: collect database statistics": {
         "task": "dbopt.tasks.collect_databases_task",
         "every": 60,
