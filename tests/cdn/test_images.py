@@ -5,13 +5,13 @@ from __future__ import annotations
 import io
 
 import pytest
-from PIL import Image, ImageCms
+from PIL import Image
 
 from cdn import images, services
 from cdn.models import Asset, Variant
 from perfmon.models import AuditRecord
 
-from .conftest import alpha_png, encode, photo, photo_jpeg, rotated_jpeg, stored_files
+from .conftest import alpha_png, encode, photo, photo_jpeg, rotated_jpeg, stored_files, swapped_rgb_profile
 
 
 def _optimize(name: str, data: bytes) -> Asset:
@@ -75,14 +75,15 @@ def test_exif_orientation_applied_and_metadata_stripped(pg, media_root):
         assert not out.getexif() and "icc_profile" not in out.info and "exif" not in out.info
 
 
-def test_icc_profile_is_converted_and_not_kept(pg, media_root):
-    # A Display P3-like image is hard to make without a profile file; a LAB-derived
-    # profile round trip is not RGB. Use sRGB itself: the conversion path runs and the
-    # output carries no profile (browsers then assume sRGB).
-    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    asset = _optimize("icc.jpg", encode(photo(400, 260), "JPEG", quality=90, icc_profile=profile))
+def test_icc_profile_is_converted_to_srgb_and_not_kept(pg, media_root):
+    img = photo(400, 260)
+    img.paste((255, 0, 0), (0, 0, 120, 120))
+    asset = _optimize("wide-gamut.jpg", encode(img, "JPEG", quality=95, icc_profile=swapped_rgb_profile()))
     for variant in asset.variants.all():
-        assert "icc_profile" not in _open(media_root, variant).info
+        out = _open(media_root, variant)
+        assert "icc_profile" not in out.info
+        r, g, b = out.convert("RGB").getpixel((20, 20))
+        assert b > 200 and r < 60  # stored red under a red/blue-swapped profile is blue in sRGB
 
 
 def test_jpeg_is_decoded_once_at_reduced_size():
