@@ -59,6 +59,14 @@ class MonitoredDatabaseAdmin(admin.ModelAdmin):
                        "last_collected_at", "last_advised_at")
     actions = ["collect_now", "refresh_findings"]
 
+    def save_model(self, request, obj, form, change):
+        if change:  # name, enabled or a new URL: plain edits of the row
+            return super().save_model(request, obj, form, change)
+        created = services.add_database(name=obj.name, url=obj.url, alias=obj.alias, actor=request.user,
+                                        reason="added in the admin")
+        obj.pk, obj._state.adding = created.pk, False
+        services.collect_database(database=created)
+
     def changelist_view(self, request, extra_context=None):
         for db in services.ensure_databases():
             message = selectors.support_message(db)

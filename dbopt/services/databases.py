@@ -8,7 +8,6 @@ from django.db import connections
 from perfmon.audit import audited
 
 from ..conf import dbopt_settings
-from ..connections import connect
 from ..errors import DboptError, UnknownDatabase
 from ..models import MonitoredDatabase
 
@@ -48,26 +47,29 @@ def get_database(ref: str) -> MonitoredDatabase:
 
 
 def add_database(*, name: str, url: str = "", alias: str = "", actor: Any, reason: str) -> MonitoredDatabase:
-    """Monitor another database (by URL or settings alias). Checks it is reachable
-    PostgreSQL first; adding the same one twice is a no-op."""
+    """Monitor another PostgreSQL database, by URL or settings alias. The URL is checked
+    for shape, not reachability: a database that is down now is added and shows as down
+    until it answers. Adding the same one twice is a no-op; the URL never enters the audit."""
+    from ..connections import parse_url
+
     if bool(url) == bool(alias):
         raise DboptError("give either a URL or a settings alias")
     if alias and alias not in connections.settings:
         raise UnknownDatabase(f"settings.DATABASES has no alias {alias!r}")
-    candidate = MonitoredDatabase(name=_slug(name), url=url, alias=alias)
-    with audited("dbopt.add_database", actor=actor, reason=reason, target=candidate.name,
+    if url:
+        parse_url(url)
+    slug = _slug(name)
+    if not slug:
+        raise DboptError("give the database a name")
+    candidate = MonitoredDatabase(name=slug, url=url, alias=alias)
+    with audited("dbopt.add_database", actor=actor, reason=reason, target=slug,
                  before={"target": candidate.display_target}) as audit:
-        existing = MonitoredDatabase.objects.filter(name=candidate.name).first()
+        existing = MonitoredDatabase.objects.filter(name=slug).first()
         if existing:
             if (existing.url, existing.alias) != (url, alias):
-                raise DboptError(f"a monitored database named {candidate.name} already exists")
+                raise DboptError(f"a monitored database named {slug} already exists")
             audit.mark_noop(message="already monitored")
             return existing
-        with connect(candidate) as conn:
-            version = conn.execute("SHOW server_version").fetchone()[0]
-        candidate.server_version, candidate.status = version, MonitoredDatabase.Status.UP
         candidate.save()
-        audit.set_after(id=candidate.pk, server_version=version)
-        return candidate
-
-
+        audit.set_after(id=candidate.pk, target=candidate.display_target)
+    return candidate

@@ -64,3 +64,22 @@ def test_admin_never_shows_credentials_and_applies_actions(orders, admin_user):
     assert "unreachable" in response.content.decode() and "TopSecret9" not in response.content.decode()
     db.refresh_from_db()
     assert db.status == "down"
+
+
+def test_adding_a_database_in_the_admin_is_audited_and_collected(orders, admin_user):
+    from perfmon.models import AuditRecord
+    from tests.support import database_url
+
+    client = Client()
+    client.force_login(admin_user)
+    response = client.post("/admin/dbopt/monitoreddatabase/add/",
+                           {"name": "second", "alias": "", "url": database_url(), "enabled": "on"})
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    db = MonitoredDatabase.objects.get(name="second")
+    assert db.status == "up" and db.snapshots.filter(kind="tables").exists()
+    audit = AuditRecord.objects.get(action="dbopt.add_database")
+    assert audit.result == "ok" and audit.actor == admin_user
+    bad = client.post("/admin/dbopt/monitoreddatabase/add/",
+                      {"name": "third", "alias": "", "url": "mysql://u:p@h/db", "enabled": "on"})
+    assert bad.status_code == 200 and "not a PostgreSQL URL" in bad.content.decode()
+    assert not MonitoredDatabase.objects.filter(name="third").exists()
