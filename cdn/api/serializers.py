@@ -4,7 +4,7 @@ from ..models import Asset, Invalidation, Variant
 from ..serving import url_for
 
 
-class VariantSerializer(serializers.ModelSerializer):
+class CdnVariantSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -29,23 +29,23 @@ class AssetSerializer(serializers.ModelSerializer):
 
 
 class AssetDetailSerializer(AssetSerializer):
-    variants = VariantSerializer(many=True, read_only=True)
+    variants = CdnVariantSerializer(many=True, read_only=True)
 
     class Meta(AssetSerializer.Meta):
         fields = AssetSerializer.Meta.fields + ["metadata", "variants"]
 
 
-class UploadSerializer(serializers.Serializer):
+class CdnUploadSerializer(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=False, use_url=False)
     reason = serializers.CharField(required=False, allow_blank=True, default="")
     optimize = serializers.BooleanField(required=False, default=True)
 
 
-class ReasonSerializer(serializers.Serializer):
+class CdnReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class InvalidateSerializer(serializers.Serializer):
+class CdnInvalidateSerializer(serializers.Serializer):
     paths = serializers.ListField(child=serializers.CharField(max_length=4000), min_length=1, max_length=100_000,
                                   required=False)
     reason = serializers.CharField(required=False, allow_blank=True, default="")
@@ -54,14 +54,14 @@ class InvalidateSerializer(serializers.Serializer):
     wait = serializers.BooleanField(required=False, default=False)
 
 
-class InvalidationSerializer(serializers.ModelSerializer):
+class CdnInvalidationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Invalidation
         fields = ["id", "backend", "paths", "submitted_paths", "idempotency_key", "status", "external_ids", "error",
                   "requested_by", "reason", "created_at", "completed_at"]
 
 
-class OverviewSerializer(serializers.Serializer):
+class CdnOverviewSerializer(serializers.Serializer):
     enabled = serializers.BooleanField()
     base_url = serializers.CharField(allow_blank=True)
     regions = serializers.ListField(child=serializers.CharField())

@@ -13,20 +13,20 @@ from ..models import Invalidation
 from .serializers import (
     AssetDetailSerializer,
     AssetSerializer,
-    InvalidateSerializer,
-    InvalidationSerializer,
-    OverviewSerializer,
-    ReasonSerializer,
-    UploadSerializer,
+    CdnInvalidateSerializer,
+    CdnInvalidationSerializer,
+    CdnOverviewSerializer,
+    CdnReasonSerializer,
+    CdnUploadSerializer,
 )
 
 
 class CdnOverviewView(APIView):
     """Status, backend, hit ratio, top assets and bytes saved by optimization."""
 
-    @extend_schema(responses=OverviewSerializer)
+    @extend_schema(responses=CdnOverviewSerializer)
     def get(self, request):
-        return Response(OverviewSerializer(selectors.overview()).data)
+        return Response(CdnOverviewSerializer(selectors.overview()).data)
 
 
 class AssetListView(generics.ListAPIView):
@@ -40,9 +40,9 @@ class AssetListView(generics.ListAPIView):
         kind = self.request.query_params.get("kind")
         return rows.filter(kind=kind) if kind else rows
 
-    @extend_schema(request={"multipart/form-data": UploadSerializer}, responses=AssetDetailSerializer)
+    @extend_schema(request={"multipart/form-data": CdnUploadSerializer}, responses=AssetDetailSerializer)
     def post(self, request):
-        body = UploadSerializer(data=request.data)
+        body = CdnUploadSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         upload = body.validated_data["file"]
         limit = cdn_settings.MAX_UPLOAD_BYTES
@@ -65,11 +65,11 @@ class AssetDetailView(APIView):
 class ReoptimizeView(APIView):
     """Queue optimize_asset_task for the asset (staff); 202 with the asset as it is now."""
 
-    @extend_schema(request=ReasonSerializer, responses=AssetSerializer)
+    @extend_schema(request=CdnReasonSerializer, responses=AssetSerializer)
     def post(self, request, asset_id: int):
         from ..tasks import optimize_asset_task
 
-        body = ReasonSerializer(data=request.data)
+        body = CdnReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         asset = services.get_asset(asset_id)
         actor = request.user.get_username()
@@ -80,30 +80,30 @@ class ReoptimizeView(APIView):
 class AssetInvalidateView(APIView):
     """Invalidate every URL of the asset (original and variants) on the CDN (staff)."""
 
-    @extend_schema(request=InvalidateSerializer, responses=InvalidationSerializer)
+    @extend_schema(request=CdnInvalidateSerializer, responses=CdnInvalidationSerializer)
     def post(self, request, asset_id: int):
-        body = InvalidateSerializer(data=request.data)
+        body = CdnInvalidateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         asset = services.get_asset(asset_id)
         paths = ["/" + asset.original_key, *("/" + k for k in asset.variants.values_list("storage_key", flat=True))]
         data = {k: v for k, v in body.validated_data.items() if k != "paths"}
         result = services.invalidate_cdn(paths=paths, actor=request.user, **data)
-        return Response(InvalidationSerializer(Invalidation.objects.get(pk=result.invalidation_id)).data)
+        return Response(CdnInvalidationSerializer(Invalidation.objects.get(pk=result.invalidation_id)).data)
 
 
 class InvalidateView(APIView):
     """Invalidate paths on the CDN (staff). `wait=false` (default) returns once submitted."""
 
-    @extend_schema(request=InvalidateSerializer, responses=InvalidationSerializer)
+    @extend_schema(request=CdnInvalidateSerializer, responses=CdnInvalidationSerializer)
     def post(self, request):
-        body = InvalidateSerializer(data=request.data)
+        body = CdnInvalidateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         if not body.validated_data.get("paths"):
             raise InvalidAsset("Give `paths`: a list of paths to invalidate.", code="invalid")
         result = services.invalidate_cdn(actor=request.user, **body.validated_data)
-        return Response(InvalidationSerializer(Invalidation.objects.get(pk=result.invalidation_id)).data)
+        return Response(CdnInvalidationSerializer(Invalidation.objects.get(pk=result.invalidation_id)).data)
 
 
 class InvalidationListView(generics.ListAPIView):
-    serializer_class = InvalidationSerializer
+    serializer_class = CdnInvalidationSerializer
     queryset = Invalidation.objects.all()
