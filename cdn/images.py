@@ -58,9 +58,9 @@ def decode(data: bytes, largest: int) -> Image.Image:
         img.draft("RGB" if img.mode != "CMYK" else "CMYK", want)
     img.load()
     icc = img.info.get("icc_profile")
-    img = _to_working_mode(img)
     if icc:
         img = _to_srgb(img, icc)
+    img = _to_working_mode(img)
     return ImageOps.exif_transpose(img) if orientation != 1 else img
 
 
@@ -76,15 +76,20 @@ def _to_working_mode(img: Image.Image) -> Image.Image:
 
 
 def _to_srgb(img: Image.Image, icc: bytes) -> Image.Image:
+    """Pixels converted from the embedded profile (RGB, CMYK or grey) to sRGB; alpha kept.
+    An unreadable or mismatched profile leaves the pixels as they are, as browsers do."""
+    alpha = img.getchannel("A") if img.mode in ("RGBA", "LA") else None
+    base = img.convert(img.mode[:-1]) if alpha is not None else img
+    if base.mode not in ("RGB", "CMYK", "L"):
+        return img
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        out = ImageCms.profileToProfile(base, source, _SRGB, outputMode="RGB")
     except (OSError, ImageCms.PyCMSError):
-        return img  # an unreadable profile: keep the pixels as they are, as browsers do
-    if img.mode == "RGBA":
-        rgb = ImageCms.profileToProfile(img.convert("RGB"), source, _SRGB, outputMode="RGB")
-        rgb.putalpha(img.getchannel("A"))
-        return rgb
-    return ImageCms.profileToProfile(img, source, _SRGB, outputMode="RGB")
+        return img
+    if alpha is not None:
+        out.putalpha(alpha)
+    return out
 
 
 def resize_chain(base: Image.Image, widths: list[int], original: tuple[int, int]) -> list[Image.Image]:
@@ -131,7 +136,7 @@ def build_variants(data: bytes, *, widths: list[int], quality: dict[str, int], a
         if probe.getexif().get(0x0112, 1) in _TRANSPOSED:
             w, h = h, w
     chosen = target_widths(w, widths)
-    base = decode(data, chosen[0])
+    base = decode(data, chosen[0])  # the first frame of an animation (services keep animations as they are)
     images = resize_chain(base, chosen, (w, h))
     has_alpha = base.mode == "RGBA"
     fallback = "png" if has_alpha else "jpeg"

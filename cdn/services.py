@@ -197,6 +197,9 @@ def _add_compressed(built: _Built, asset: Asset, key: str, body: bytes, fmt: str
 
 
 def _build_image(asset: Asset, data: bytes, stem: str) -> _Built:
+    if _is_animated(data):
+        return _Built([], {}, note="An animated image is served as uploaded: still variants would lose the "
+                                   "animation.")
     result = images.build_variants(data, widths=list(cdn_settings.IMAGE_WIDTHS), quality=cdn_settings.QUALITY,
                                    avif_speed=cdn_settings.AVIF_SPEED)
     built = _Built([], {}, dropped=result.dropped,
@@ -219,6 +222,15 @@ def _build_video(asset: Asset, data: bytes, stem: str) -> _Built:
                                   height=info.metadata.get("height"), bytes=len(info.poster), storage_key=key))
         built.blobs[key] = info.poster
     return built
+
+
+def _is_animated(data: bytes) -> bool:
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        return bool(getattr(img, "is_animated", False))
 
 
 @dataclass(frozen=True)

@@ -134,3 +134,15 @@ def test_reoptimize_is_a_noop_and_a_setting_change_replaces_files(pg, media_root
     assert new_keys.isdisjoint(keys)
     on_disk = set(stored_files(media_root))
     assert new_keys <= on_disk and not (keys & on_disk) and asset.original_key in on_disk
+
+
+def test_cmyk_jpeg_and_animated_gif(pg, media_root):
+    cmyk = photo(300, 200).convert("CMYK")
+    asset = _optimize("print.jpg", encode(cmyk, "JPEG", quality=90))
+    assert {v.width for v in asset.variants.all()} == {300}
+    assert all(_open(media_root, v).mode == "RGB" for v in asset.variants.all())
+    frames = [Image.new("RGB", (40, 30), c) for c in ((255, 0, 0), (0, 255, 0), (0, 0, 255))]
+    buf = __import__("io").BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=100)
+    gif = _optimize("spinner.gif", buf.getvalue())
+    assert gif.status == "ready" and not gif.variants.exists() and "animated image" in gif.note
