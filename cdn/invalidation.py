@@ -102,6 +102,8 @@ def invalidate_cdn(*, paths: list[str], actor: Any, reason: str = "", idempotenc
         cdn = get_backend(backend)
     except ImproperlyConfigured as exc:
         raise CdnError(str(exc)) from exc
+    if "wildcards" not in cdn.features and any(p.endswith("*") for p in cleaned):
+        raise CdnError(f"The {backend!r} backend ({type(cdn).__name__}) does not understand wildcards: list the paths.")
     key = idempotency_key or default_key(cleaned, backend)
     if len(key) > 128 or not key.strip():
         raise CdnError("The idempotency key must be 1 to 128 characters.")

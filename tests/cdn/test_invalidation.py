@@ -183,6 +183,8 @@ def test_http_purge_backend_against_a_real_server(pg, settings, purge_server):
         services.invalidate_cdn(paths=["/cdn/c.js"], actor="ops", backend="api")
     assert Invalidation.objects.get(paths=["/cdn/c.js"]).status == "failed"
     assert "s3cret" not in json.dumps(get_backend("varnish").describe())
+    with pytest.raises(CdnError, match="does not understand wildcards"):
+        services.invalidate_cdn(paths=["/cdn/*"], actor="ops", backend="varnish")
 
 
 def test_api_command_and_admin_invalidate(pg, staff_client, plain_user, staff_user):
@@ -204,6 +206,12 @@ def test_api_command_and_admin_invalidate(pg, staff_client, plain_user, staff_us
     asset_inv = staff_client.post(f"/api/performance/cdn/assets/{up.asset_id}/invalidate", {"reason": "x"},
                                   content_type="application/json")
     assert asset_inv.status_code == 200 and len(asset_inv.json()["paths"]) == 4  # original + 3 variants
+    from io import StringIO
+
+    out = StringIO()
+    call_command("invalidate_cdn", *[f"/static/d/{i}.js" for i in range(12)], "/a.js", "--reason", "cli",
+                 "--dry-run", stdout=out)
+    assert "dry run: batch 0: 2 paths: /static/d/*, /a.js" in out.getvalue()
     call_command("invalidate_cdn", "/static/*", "--reason", "cli", "--key", "cli-1")
     assert Invalidation.objects.get(idempotency_key="cli-1").status == "completed"
     with pytest.raises(CommandError, match="'..'"):
