@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     # Up to this many real statements (with their values) are costed per query shape.
     "SAMPLES_PER_QUERY": 3,
     "SAMPLE_MIN_MS": 100.0,
+    "SAMPLES_KEPT": 10,
     # Queries running longer than this are reported as long-running (and sampled).
     "LONG_QUERY_SECONDS": 5.0,
     # Unused index: no scans since the statistics reset and at least this big (pghero: 10 MB).

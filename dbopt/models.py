@@ -96,14 +96,15 @@ class QuerySample(models.Model):
     database = models.ForeignKey(MonitoredDatabase, on_delete=models.CASCADE, related_name="samples")
     fingerprint = models.CharField(max_length=16, db_index=True)
     sql = models.TextField()
+    # Unique on a digest: a btree cannot hold long statement texts.
+    sql_hash = models.CharField(max_length=32)
     duration_ms = models.FloatField(default=0)
     source = models.CharField(max_length=20, default="activity")
     seen_at = models.DateTimeField()
 
     class Meta:
         ordering = ["-seen_at"]
-        constraints = [models.UniqueConstraint(fields=["database", "fingerprint", "sql"],
-                                               name="dbopt_sample_unique")]
+        constraints = [models.UniqueConstraint(fields=["database", "sql_hash"], name="dbopt_sample_unique")]
 
 
 class Finding(models.Model):

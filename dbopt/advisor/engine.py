@@ -74,11 +74,15 @@ class Planner:
         self.hypopg = hypopg
 
     def cost(self, target: Target) -> tuple[float, list[dict]]:
+        """Mean planned cost over the target's real samples, else of the generic plan. A
+        sample that no longer plans (a column dropped since) is set aside for good."""
         plans = []
-        if target.samples:
-            for sample in target.samples:
+        for sample in list(target.samples):
+            try:
                 plans.append(self._explain(sample))
-        else:
+            except psycopg.Error:
+                target.samples.remove(sample)
+        if not plans:
             plans.append(self._explain_generic(target.query, target.shape.param_count))
         return sum(p["Total Cost"] for p in plans) / len(plans), plans
 
@@ -155,7 +159,7 @@ def build_targets(statements: list[dict], samples: dict[str, list[str]]) -> list
             fp = pglast.fingerprint(st["query"])
         except Exception:
             continue
-        good = [s for s in samples.get(fp, []) if parse.parse_one(s) is not None]
+        good = [s for s in samples.get(fp, []) if parse.has_values_only(s)]
         out.append(Target(str(st["queryid"]), st["query"], st["calls"], st["total_ms"], st["mean_ms"], shape,
                           good[: int(dbopt_settings.SAMPLES_PER_QUERY)]))
     return out

@@ -69,6 +69,12 @@ def analyze(sql: str) -> QueryShape | None:
     return shape
 
 
+def has_values_only(sql: str) -> bool:
+    """One statement with no $n placeholders: a real sample, usable for costing."""
+    stmt = parse_one(sql)
+    return stmt is not None and not _params(stmt)
+
+
 def conjunct_values(sql: str) -> list[list[Any]] | None:
     """For a real statement (with values): per WHERE conjunct, the literal values in it,
     in order. Lined up with the normalized query's conjuncts (same fingerprint, same shape)."""

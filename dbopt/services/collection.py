@@ -1,6 +1,7 @@
 """Collection: snapshot each database's statistics views; samples of real statements."""
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -113,15 +114,23 @@ def _store_samples(db: MonitoredDatabase, rows: list[dict], now) -> None:
 
 def record_sample(*, database: MonitoredDatabase, sql_text: str, duration_ms: float, source: str = "app",
                   seen_at=None) -> bool:
-    """Keep a real statement (with its values) for costing plans; grouped by pglast
-    fingerprint. Statements that do not parse as one statement are ignored."""
-    from ..advisor.parse import parse_one
+    """Keep a real statement (with its values) for costing plans, grouped by pglast
+    fingerprint; the slowest SAMPLES_KEPT per fingerprint stay. Statements that are not
+    exactly one statement, or carry $n placeholders instead of values, are ignored."""
+    from ..advisor.parse import has_values_only
 
-    if parse_one(sql_text) is None:
+    sql_text = sql_text[:10000]
+    if not has_values_only(sql_text):
         return False
     fp = pglast.fingerprint(sql_text)
-    QuerySample.objects.update_or_create(database=database, fingerprint=fp, sql=sql_text[:10000], defaults={
-        "duration_ms": duration_ms, "source": source, "seen_at": seen_at or timezone.now()})
+    digest = hashlib.blake2b(sql_text.encode(), digest_size=16).hexdigest()
+    QuerySample.objects.update_or_create(database=database, sql_hash=digest, defaults={
+        "fingerprint": fp, "sql": sql_text, "duration_ms": duration_ms, "source": source,
+        "seen_at": seen_at or timezone.now()})
+    keep = QuerySample.objects.filter(database=database, fingerprint=fp).order_by("-duration_ms", "-seen_at")
+    stale = list(keep.values_list("pk", flat=True)[int(dbopt_settings.SAMPLES_KEPT):])
+    if stale:
+        QuerySample.objects.filter(pk__in=stale).delete()
     return True
 
 

@@ -115,3 +115,16 @@ def test_existing_index_is_never_proposed_again(orders):
     advice = services.recommend(database="default")
     assert _proposals(advice, "orders") == []
     assert any("already covered by index orders_cust_created" in r["reason"] for r in advice.rejected)
+
+
+def test_samples_keep_long_statements_and_ignore_placeholders(orders):
+    from dbopt.models import QuerySample
+
+    db = services.ensure_databases()[0]
+    long_sql = (f"SELECT id FROM {orders.schema}.orders WHERE customer_id IN ("
+                + ", ".join(str(i) for i in range(1500)) + ")")  # ~7 kB: past what a btree entry holds
+    assert services.record_sample(database=db, sql_text=long_sql, duration_ms=900)
+    assert services.record_sample(database=db, sql_text=long_sql, duration_ms=950)  # same statement: one row
+    assert not services.record_sample(database=db, sql_text="SELECT 1 FROM t WHERE a = $1", duration_ms=5)
+    assert not services.record_sample(database=db, sql_text="SELECT 1; SELECT 2", duration_ms=5)
+    assert QuerySample.objects.get(database=db).duration_ms == 950
