@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from perfmon.ops.models import Alert, OptimizationRun, Recommendation, Silence
@@ -38,6 +39,7 @@ class SilenceCreateSerializer(serializers.Serializer):
     comment = serializers.CharField(max_length=255)
 
 
+@extend_schema_serializer(component_name="OpsActionReason")
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
