@@ -6,6 +6,7 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x9Q2#mZ7!pL4$vB8^nC1&k
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("SECURE_HTTPS", "false")
 os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="controlplane-test-"))
+os.environ.setdefault("STATIC_ROOT", tempfile.mkdtemp(prefix="controlplane-test-static-"))
 
 from .base import *  # noqa: E402,F401,F403
 
