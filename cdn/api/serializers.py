@@ -17,6 +17,9 @@ class CdnVariantSerializer(serializers.ModelSerializer):
 
 class AssetSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
+    # Plain strings in the schema: "kind" and "status" enums of other apps would collide by name.
+    kind = serializers.CharField(read_only=True, help_text="image, video, script, style, font or other")
+    status = serializers.CharField(read_only=True, help_text="pending, ready or failed")
     variant_count = serializers.IntegerField(read_only=True, required=False)
 
     class Meta:
@@ -55,6 +58,8 @@ class CdnInvalidateSerializer(serializers.Serializer):
 
 
 class CdnInvalidationSerializer(serializers.ModelSerializer):
+    status = serializers.CharField(read_only=True, help_text="pending, in_progress, completed or failed")
+
     class Meta:
         model = Invalidation
         fields = ["id", "backend", "paths", "submitted_paths", "idempotency_key", "status", "external_ids", "error",
