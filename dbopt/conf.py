@@ -70,7 +70,9 @@ class DboptSettings:
             raise AttributeError(f"DBOPT has no setting {name!r}")
         value = getattr(settings, "DBOPT", {}).get(name, DEFAULTS[name])
         if name == "SLOW_QUERY_THRESHOLD_MS" and value is None:
-            value = getattr(settings, "PERFMON", {}).get("SLOW_QUERY_THRESHOLD_MS", 1000.0)
+            from perfmon.conf import perfmon_settings  # live: an admin may change it at run time
+
+            value = perfmon_settings.SLOW_QUERY_THRESHOLD_MS
         return value
 
 

@@ -176,13 +176,30 @@ def pool_findings(alias: str, pool: dict | None, connections: dict, peak_active:
                              f"DATABASE_POOL_MAX_SIZE to about {peak_active + 2} per process",
                              {"peak_active": peak_active, **connections}))
         return out
+    used = (pool["pool_size"] - pool["pool_available"]) / max(pool["max_size"], 1)
     if pool["requests_waiting"] or pool.get("requests_queued", 0) > 0 and pool["pool_available"] == 0:
         out.append(Found("pool_size", alias, f"{alias}: pool too small (requests waited)",
                          f"requests queued for a connection; raise max_size above {pool['max_size']}",
                          {"pool": pool, "peak_active": peak_active}))
+    elif used * 100 >= _pool_usage_threshold():
+        out.append(Found("pool_size", alias, f"{alias}: pool {used:.0%} in use",
+                         f"{pool['pool_size'] - pool['pool_available']} of at most {pool['max_size']} connections "
+                         f"busy (POOL_USAGE_THRESHOLD {_pool_usage_threshold():g} %); raise max_size before "
+                         "requests start to wait", {"pool": pool, "peak_active": peak_active}))
     elif peak_active and pool["max_size"] > 2 * peak_active + 2:
         out.append(Found("pool_size", alias, f"{alias}: pool larger than needed",
                          f"at most {peak_active} active connections seen; max_size {pool['max_size']} holds "
                          f"server connections ({connections.get('max_connections')} allowed) for nothing",
                          {"pool": pool, "peak_active": peak_active}))
     return out
+
+
+def _pool_usage_threshold() -> float:
+    from django.db import DatabaseError
+
+    from perfmon.ops import live_settings
+
+    try:
+        return float(live_settings.get("POOL_USAGE_THRESHOLD"))
+    except DatabaseError:  # live settings not migrated yet: the documented default
+        return 75.0

@@ -44,6 +44,7 @@ def test_top_queries_carry_the_change_since_the_previous_snapshot(orders):
     assert row["calls"] == 8 and row["interval"]["calls"] == 5 and row["interval"]["total_ms"] > 0
 
 
+@pytest.mark.django_db
 def test_pool_sizing_advice_from_observed_concurrency():
     pool = {"min_size": 2, "max_size": 40, "pool_size": 5, "pool_available": 4, "requests_waiting": 0,
             "requests_queued": 0}
@@ -55,6 +56,9 @@ def test_pool_sizing_advice_from_observed_concurrency():
     none = findings.pool_findings("default", None, {"max_connections": 100}, peak_active=25)
     assert "DATABASE_POOL_MAX_SIZE to about 27" in none[0].detail
     assert findings.pool_findings("default", pool, {}, peak_active=19) == []
+    busy = findings.pool_findings("default", {**pool, "max_size": 10, "pool_size": 10, "pool_available": 1},
+                                  {}, peak_active=9)
+    assert "90% in use" in busy[0].title
 
 
 @pytest.mark.django_db(transaction=True)
