@@ -95,3 +95,12 @@ def miss_rate_by_region(start: date, end: date) -> dict[str, float]:
         if r["requests"]:
             out[r["region"]] = (r["misses"] or 0) / r["requests"]
     return out
+
+
+def hit_ratio_by_region(start: date, end: date) -> dict[str, float]:
+    out = {}
+    for r in UsageDaily.objects.filter(date__gte=start, date__lte=end).values("region") \
+            .annotate(requests=Sum("hits"), cached=Sum("hits", filter=Q(result_type__in=HIT_RESULTS))):
+        if r["requests"]:
+            out[r["region"]] = (r["cached"] or 0) / r["requests"]
+    return out

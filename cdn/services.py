@@ -69,8 +69,11 @@ def upload_asset(*, name: str, data: bytes, actor: Any, reason: str = "", optimi
                     name=found.name, content_hash=digest, kind=found.kind, mime_type=found.mime_type, size=len(data),
                     original_key=key, width=found.width, height=found.height, has_alpha=found.has_alpha)
         except IntegrityError:
-            # A concurrent upload of the same content won: its row owns the (identical) file.
+            # A concurrent upload of the same content won: its row owns the original; ours
+            # (the same bytes, perhaps under another name) goes.
             asset = Asset.objects.get(content_hash=digest)
+            if wrote and key != asset.original_key:
+                storage.delete([key])
             audit.mark_noop(asset_id=asset.pk, deduplicated=True, content_hash=digest)
             return UploadResult(asset.pk, False, asset.kind, digest)
         except Exception:

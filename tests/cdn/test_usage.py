@@ -81,6 +81,9 @@ def test_ingest_cloudfront_logs_into_daily_aggregates(asset_with_variants, tmp_p
     assert {r["region"]: r["miss_rate"] for r in usage["regions"]} == {"IAD": round(1 / 3, 4), "FRA": 0.25}
     metric = get("cdn.miss_rate").read(Query(end=datetime.now(dt_timezone.utc), window=timedelta(days=1)))
     assert {s.labels["region"]: round(s.value, 4) for s in metric} == {"IAD": round(1 / 3, 4), "FRA": 0.25}
+    hits = get("cdn.hit_ratio").read(Query(end=datetime.now(dt_timezone.utc), window=timedelta(days=1),
+                                           labels={"region": "FRA"}))
+    assert [(s.labels, s.value) for s in hits] == [({"region": "FRA"}, 0.5)]  # RefreshHit + Hit of 4
 
 
 def test_bad_log_input(pg, tmp_path):
@@ -197,3 +200,34 @@ def test_ingest_from_an_s3_prefix(asset_with_variants, monkeypatch):
     assert LogFile.objects.get().name == f"s3://logs/{key}"
     assert sorted(UsageDaily.objects.values_list("region", "result_type", "hits")) == [("NRT", "Hit", 1),
                                                                                        ("NRT", "Miss", 1)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_uploads_of_the_same_content_make_one_asset(media_root):
+    import threading
+
+    from django.db import connection
+
+    from tests.support import need_postgres
+
+    need_postgres()
+    data = photo_jpeg(160, 120)
+    results, errors = [], []
+
+    def upload(n: int) -> None:
+        try:
+            results.append(services.upload_asset(name=f"copy{n}.jpg", data=data, actor="t", optimize=False))
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=upload, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and Asset.objects.count() == 1
+    assert len({r.asset_id for r in results}) == 1 and sum(r.created for r in results) == 1
+    files = [str(p.relative_to(media_root)) for p in media_root.rglob("*") if p.is_file()]
+    assert files == [Asset.objects.get().original_key]
