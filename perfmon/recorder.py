@@ -131,6 +131,7 @@ class Recorder:
         self._rows: dict[Key, list[float]] = {}
         self._examples: dict[str, str] = {}
         self._labels: dict[str, str] = {}
+        self._routes: dict[str, str] = {}
         self._distinct = 0
         self._fingerprints: dict[str, str] = {}
         self._buffer_factory = buffer_factory
@@ -167,6 +168,15 @@ class Recorder:
                 label = OTHER
             if len(self._labels) < self.max_labels * 4:
                 self._labels[value] = label
+        return label
+
+    def route_label(self, route: str) -> str:
+        """The label of a URL route template ("api/x/<int:pk>" -> "/api/x/<int:pk>"), bounded."""
+        label = self._routes.get(route)
+        if label is None:
+            label = self.label("/" + route)
+            if len(self._routes) < self.max_labels * 4:
+                self._routes[route] = label
         return label
 
     def record(self, kind: str, route: str, method: str, status: int, duration_ms: float,

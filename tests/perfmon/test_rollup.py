@@ -18,6 +18,12 @@ def _minute(dt: datetime) -> int:
     return int(dt.timestamp()) // 60 * 60
 
 
+def _mid_minute() -> datetime:
+    """A reference "now" 30 s into the current minute, so which minutes count as closed
+    (ended over ROLLUP_GRACE_SECONDS ago) does not depend on when the test runs."""
+    return timezone.now().replace(second=30, microsecond=0)
+
+
 def _write(buffer, minute: int, route: str, durations: list[float], status: int = 200) -> None:
     """Count requests with known durations at a given minute and flush them, as a process would."""
     recorder = Recorder(buffer_factory=lambda: buffer, clock=lambda: minute + 1)
@@ -39,7 +45,7 @@ def _total_before(at: datetime) -> int:
 
 @pytest.mark.django_db
 def test_percentiles_from_known_durations(redis_buffer):
-    now = timezone.now()
+    now = _mid_minute()
     minute = _minute(now - timedelta(minutes=3))
     _write(redis_buffer, minute, "/a", [float(d) for d in range(1, 101)])  # 1..100 ms
     _write(redis_buffer, minute, "/a", [900.0] * 5, status=503)
@@ -54,7 +60,7 @@ def test_percentiles_from_known_durations(redis_buffer):
 
 @pytest.mark.django_db
 def test_rollup_twice_and_late_data_counts_once(redis_buffer):
-    now = timezone.now()
+    now = _mid_minute()
     minute = _minute(now - timedelta(minutes=2))
     _write(redis_buffer, minute, "/late", [5.0] * 10)
     assert rollup_minutes(now=now).parts_applied == 1
@@ -73,7 +79,7 @@ def test_rollup_twice_and_late_data_counts_once(redis_buffer):
 
 @pytest.mark.django_db
 def test_a_drain_that_died_midway_is_finished_by_the_next_without_double_counting(redis_buffer):
-    now = timezone.now()
+    now = _mid_minute()
     minute = _minute(now - timedelta(minutes=2))
     _write(redis_buffer, minute, "/crash", [5.0] * 7)
 
@@ -131,7 +137,7 @@ def _concurrently(n: int, target) -> list:
 @pytest.mark.parametrize("buffer_fixture", ["redis_buffer", "db_buffer"])
 def test_concurrent_rollups_count_every_request_once(buffer_fixture, request):
     buffer = request.getfixturevalue(buffer_fixture)
-    now = timezone.now()
+    now = _mid_minute()
     expected = 0
     for back in range(1, 6):
         for route in ("/x", "/y"):
@@ -148,7 +154,7 @@ def test_concurrent_rollups_count_every_request_once(buffer_fixture, request):
 
 @pytest.mark.django_db
 def test_hour_and_day_rollups_are_idempotent_and_long_ranges_read_them(redis_buffer):
-    now = timezone.now()
+    now = _mid_minute()
     start = (now - timedelta(days=5)).replace(minute=0, second=0, microsecond=0)
     rows = []
     for i in range(0, 5 * 24 * 60, 37):
