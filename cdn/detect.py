@@ -126,6 +126,10 @@ def _text_type(data: bytes, ext: str) -> str | None:
             return "application/json"
         except ValueError:
             return None
+    if ext not in ("js", "mjs", "css", ""):
+        # Plain text, HTML, Markdown...: a short text can parse as JavaScript ("hello"),
+        # so only a script/style name or no extension at all asks the parsers.
+        return None
     from .minify import parses_as_css, parses_as_js
 
     # Try the parser the extension suggests first: short snippets can parse as both.

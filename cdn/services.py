@@ -138,8 +138,9 @@ def optimize_asset(*, asset_id: int, actor: Any, reason: str = "") -> OptimizeRe
             locked.save(update_fields=["status", "note", "metadata", "optimized_at", "optimize_count"])
         stale = sorted(old - new)
         transaction.on_commit(lambda: storage.delete(stale))
-        best = min([r.bytes for r in built.rows if r.encoding == Variant.Encoding.IDENTITY and
-                    (r.width is None or r.width == max((x.width or 0) for x in built.rows))] or [asset.size])
+        served = [r for r in built.rows if r.encoding == Variant.Encoding.IDENTITY and r.format not in ("poster", "map")]
+        widest = max((r.width or 0 for r in served), default=0)
+        best = min([r.bytes for r in served if (r.width or 0) == widest] or [asset.size])
         result = OptimizeResult(asset.pk, len(built.rows), asset.size, best, built.dropped, built.note, old != new)
         (audit.set_after if old != new else audit.mark_noop)(
             variants=sorted(new), written=len(written), removed=stale, dropped=built.dropped, note=built.note)

@@ -49,6 +49,9 @@ def test_same_content_twice_is_deduplicated(pg, media_root):
      "image", "image/svg+xml"),
     ("clip.mp4", b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64, "video", "video/mp4"),
     ("notes.txt", b"\xff\xfe\x00binary-ish \x00\x01", "other", "application/octet-stream"),
+    ("hello.txt", b"hello", "other", "application/octet-stream"),
+    ("page.html", b"<p>a { color: red }</p>", "other", "application/octet-stream"),
+    ("no-extension", b"var answer = 42;", "script", "application/javascript"),
 ])
 def test_kind_is_detected_from_content(pg, name, data, kind, mime):
     result = services.upload_asset(name=name, data=data, actor="t", optimize=False)
