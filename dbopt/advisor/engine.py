@@ -188,12 +188,10 @@ def advise(conn: psycopg.Connection, *, statements: list[dict], samples: dict[st
     chosen: dict[str, Proposal] = {}
     for target in targets:
         candidates = _candidates(target, catalog, existing, conn, advice)
-        best = _best(planner, target, candidates, advice) if hypopg else _unproven(target, candidates)
-        if best is None:
-            continue
-        spec, cost_after = best
-        proposal = chosen.setdefault(spec.label, Proposal(spec, proven=hypopg))
-        _credit(proposal, target, cost_after)
+        picks = _best_set(planner, target, candidates, advice) if hypopg else _unproven(target, candidates)
+        for spec, cost_before, cost_after in picks:
+            proposal = chosen.setdefault(spec.label, Proposal(spec, proven=hypopg))
+            _credit(proposal, target, cost_after, cost_before)
     if hypopg and chosen:
         _credit_others(planner, targets, chosen)
         _drop_regressions(planner, targets, chosen, advice)
@@ -201,11 +199,15 @@ def advise(conn: psycopg.Connection, *, statements: list[dict], samples: dict[st
     return advice
 
 
-def _credit(proposal: Proposal, target: Target, cost_after: float | None) -> None:
-    reduction = (1 - cost_after / target.cost) if cost_after is not None and target.cost else None
+def _credit(proposal: Proposal, target: Target, cost_after: float | None, cost_before: float | None = None) -> None:
+    """Add a query the proposal helps, weighed by the time it takes in total times the
+    share of its planned cost the index saves (from `cost_before`: the query's cost with
+    the proposals already picked for it in place)."""
+    before = target.cost if cost_before is None else cost_before
+    reduction = (1 - cost_after / before) if cost_after is not None and before else None
     proposal.queries.append({"queryid": target.queryid, "query": target.query[:500], "calls": target.calls,
                              "total_ms": round(target.total_ms, 3), "mean_ms": round(target.mean_ms, 3),
-                             "cost_before": round(target.cost, 2),
+                             "cost_before": round(before, 2),
                              "cost_after": None if cost_after is None else round(cost_after, 2),
                              "reduction": None if reduction is None else round(reduction, 4),
                              "plan_source": target.source, "samples_used": len(target.samples)})
@@ -309,22 +311,51 @@ def _reject_reason(spec: IndexSpec, eq: list[Key], sel, existing, conn) -> str:
     return ""
 
 
-def _best(planner: Planner, target: Target, candidates, advice: Advice) -> tuple[IndexSpec, float] | None:
+MAX_INDEXES_PER_QUERY = 2
+
+
+def _best_set(planner: Planner, target: Target, candidates, advice: Advice) -> list[tuple[IndexSpec, float, float]]:
+    """Greedy: the best index for the query, then (a join) the best on another of its
+    tables with the first in place, if it cuts the remaining cost as much again.
+    Returns (spec, cost before it, cost with it)."""
+    picks: list[tuple[IndexSpec, float, float]] = []
+    remaining = list(candidates)
+    cost_now = target.cost
+    while remaining and len(picks) < MAX_INDEXES_PER_QUERY:
+        best = _best(planner, target, remaining, advice, base=[p[0] for p in picks], base_cost=cost_now,
+                     record=not picks)
+        if best is None:
+            break
+        spec, cost = best
+        picks.append((spec, cost_now, cost))
+        cost_now = cost
+        remaining = [(s, t) for s, t in remaining if t != (spec.schema, spec.table)]
+    return picks
+
+
+def _best(planner: Planner, target: Target, candidates, advice: Advice, *, base: list[IndexSpec] = (),
+          base_cost: float | None = None, record: bool = True) -> tuple[IndexSpec, float] | None:
+    """The candidate that, with `base` in place, cuts the planned cost the most (at
+    least MIN_COST_REDUCTION of `base_cost`); `record` notes why the others were not."""
+    base_cost = target.cost if base_cost is None else base_cost
     results = []
     for spec, _ in candidates:
         try:
-            with planner.hypothetical([spec]) as oids:
+            with planner.hypothetical([*base, spec]) as oids:
                 cost, plans = planner.cost(target)
-                used = uses_hypothetical(plans, set(oids))
+                own = {o for o, s in oids.items() if s is spec}
+                used = bool(uses_hypothetical(plans, own))
         except psycopg.Error as exc:
-            advice.rejected.append({"index": spec.label, "queryid": target.queryid,
-                                    "reason": f"hypothetical index failed: {str(exc)[:200]}"})
+            if record:
+                advice.rejected.append({"index": spec.label, "queryid": target.queryid,
+                                        "reason": f"hypothetical index failed: {str(exc)[:200]}"})
             continue
-        reduction = 1 - cost / target.cost if target.cost else 0.0
+        reduction = 1 - cost / base_cost if base_cost else 0.0
         if not used or reduction < float(dbopt_settings.MIN_COST_REDUCTION):
-            advice.rejected.append({"index": spec.label, "queryid": target.queryid,
-                                    "reason": f"cuts the planned cost by {max(reduction, 0):.0%} "
-                                              f"({target.cost:.1f} -> {cost:.1f}){'' if used else ', unused by the plan'}"})
+            if record:
+                advice.rejected.append({"index": spec.label, "queryid": target.queryid,
+                                        "reason": f"cuts the planned cost by {max(reduction, 0):.0%} ({base_cost:.1f} "
+                                                  f"-> {cost:.1f}){'' if used else ', unused by the plan'}"})
             continue
         results.append((reduction, spec, cost))
     if not results:
@@ -338,13 +369,14 @@ def _best(planner: Planner, target: Target, candidates, advice: Advice) -> tuple
     return spec, cost
 
 
-def _unproven(target: Target, candidates) -> tuple[IndexSpec, None] | None:
-    """Without hypopg: the widest candidate on a table the plan reads sequentially."""
-    scanned = [(s, t) for s, t in candidates if seq_scanned(getattr(target, "plans", []), t[1])]
-    if not scanned:
-        return None
-    spec = max(scanned, key=lambda c: (len(c[0].keys) + len(c[0].where)))[0]
-    return spec, None
+def _unproven(target: Target, candidates) -> list[tuple[IndexSpec, float, None]]:
+    """Without hypopg: per table the plan reads sequentially, its widest candidate."""
+    picks = []
+    for table in dict.fromkeys(t for _, t in candidates):
+        if seq_scanned(getattr(target, "plans", []), table[1]):
+            spec = max((s for s, t in candidates if t == table), key=lambda s: len(s.keys) + len(s.where))
+            picks.append((spec, target.cost, None))
+    return picks
 
 
 def _credit_others(planner: Planner, targets: list[Target], chosen: dict[str, Proposal]) -> None:

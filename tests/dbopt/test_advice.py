@@ -128,3 +128,19 @@ def test_samples_keep_long_statements_and_ignore_placeholders(orders):
     assert not services.record_sample(database=db, sql_text="SELECT 1 FROM t WHERE a = $1", duration_ms=5)
     assert not services.record_sample(database=db, sql_text="SELECT 1; SELECT 2", duration_ms=5)
     assert QuerySample.objects.get(database=db).duration_ms == 950
+
+
+@override_settings(DBOPT=FAST)
+def test_join_columns_get_candidates(orders):
+    orders.run("CREATE TABLE S.customers (id int PRIMARY KEY, email text NOT NULL)")
+    orders.run("INSERT INTO S.customers SELECT g, 'c' || g || '@example.com' FROM generate_series(0, 4999) g")
+    orders.run("ANALYZE S.customers")
+    orders.reset_statements()
+    for i in range(1, 12):
+        orders.run("SELECT o.id FROM S.orders o JOIN S.customers c ON c.id = o.customer_id WHERE c.email = %s",
+                   (f"c{i}@example.com",)).fetchall()
+    advice = services.recommend(database="default")
+    labels = {p.spec.label for p in advice.proposals}
+    # Both sides of the join: the email lookup, then the join column with it in place.
+    assert {f"{orders.schema}.customers (email)", f"{orders.schema}.orders (customer_id)"} <= labels, \
+        (labels, advice.rejected)
