@@ -81,3 +81,18 @@ def test_picture_tag_before_optimization_shows_the_original(pg):
     up = services.upload_asset(name="p.jpg", data=photo_jpeg(100, 80), actor="t", optimize=False)
     html = _render("{% cdn_picture asset alt='x' %}", Asset.objects.get(pk=up.asset_id))
     assert html.startswith('<img src="/api/performance/cdn/files/cdn/') and "<picture>" not in html
+
+
+def test_svg_is_served_with_a_sandboxing_policy(pg, client):
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><rect width="4" height="4"/></svg>'
+    up = services.upload_asset(name="dot.svg", data=svg, actor="t", optimize=False)
+    response = client.get(f"/api/performance/cdn/files/{Asset.objects.get(pk=up.asset_id).original_key}")
+    assert response["Content-Type"] == "image/svg+xml" and "sandbox" in response["Content-Security-Policy"]
+
+
+def test_asset_list_query_count_is_flat(pg, staff_client, django_assert_max_num_queries):
+    for n in range(5):
+        services.upload_asset(name=f"p{n}.jpg", data=photo_jpeg(40 + n, 30), actor="t", optimize=False)
+    with django_assert_max_num_queries(6):
+        body = staff_client.get("/api/performance/cdn/assets?limit=50").json()
+    assert body["count"] == 5 and all(row["variant_count"] == 0 for row in body["results"])
