@@ -6,13 +6,13 @@ from django.db import DatabaseError
 
 @register()
 def check_scaling_backends(app_configs, **kwargs):
-    from .backends import _cache, get_backend
+    from .backends import _loader, get_backend
     from .conf import scaling_settings
 
     errors = []
+    _loader.clear()  # check what the settings say now, not what was built earlier
     for alias in scaling_settings.BACKENDS:
         try:
-            _cache.pop(alias, None)
             get_backend(alias)
         except ImproperlyConfigured as exc:
             errors.append(Error(str(exc), id="scaling.E001"))
