@@ -158,6 +158,9 @@
       tr.appendChild(td);
       return tr;
     });
+    const conns = d.database.connections;
+    document.getElementById("cp-db-connections").textContent =
+      conns === null || conns === undefined ? "" : `(${conns} connections in use)`;
     table("cp-queries", d.database.slow_queries, (q) => {
       const tr = el("tr");
       tr.appendChild(el("td", {}, `${q.count}× mean ${q.mean_ms} ms`));
