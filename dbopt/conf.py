@@ -31,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
     "LONG_QUERY_SECONDS": 5.0,
     # Unused index: no scans since the statistics reset and at least this big (pghero: 10 MB).
     "UNUSED_INDEX_MIN_BYTES": 10 * 1024 * 1024,
+    # An index dbopt built is not called unused before it has had this long to be used.
+    "UNUSED_GRACE_DAYS": 7,
     # Vacuum when dead tuples pass this share of the table and this count.
     "VACUUM_DEAD_SHARE": 0.2,
     "VACUUM_MIN_DEAD_TUPLES": 1000,

@@ -48,7 +48,8 @@ def _key_columns(row: dict) -> list[tuple[int, int]]:
     return list(zip(row["columns"][: row["key_count"]], row["opclasses"][: row["key_count"]]))
 
 
-def index_findings(indexes: list[dict], stats_reset: str | None, stats_age_days: float | None) -> list[Found]:
+def index_findings(indexes: list[dict], stats_reset: str | None, stats_age_days: float | None,
+                   recently_built: set[str] = frozenset()) -> list[Found]:
     """Unused, duplicate / prefix-redundant and invalid indexes. An index that backs a
     primary key, unique or exclusion constraint is never proposed for dropping."""
     out = []
@@ -65,8 +66,9 @@ def index_findings(indexes: list[dict], stats_reset: str | None, stats_age_days:
             continue
         if row["constraint_type"] or row["unique"] or row["primary"]:
             continue
-        if row["idx_scan"] == 0 and row["bytes"] >= min_bytes:
-            age = "" if stats_age_days is None else f" in the {stats_age_days:.1f} days since statistics were reset"
+        if row["idx_scan"] == 0 and row["bytes"] >= min_bytes and name not in recently_built:
+            age = (" since statistics began (never reset)" if stats_age_days is None
+                   else f" in the {stats_age_days:.1f} days since statistics were reset")
             out.append(Found("unused_index", name, f"Unused index {name} ({_mb(row['bytes'])})",
                              f"no index scans{age}", {"definition": row["definition"], "bytes": row["bytes"],
                                                       "idx_scan": 0, "stats_reset": stats_reset,

@@ -85,8 +85,7 @@ def build_index(*, database: str, spec: IndexSpec | dict, name: str = "", actor:
         columns = {r[0] for r in conn.execute("""SELECT attname FROM pg_attribute
             WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped""",
                                                (_qualified(spec.schema, spec.table).as_string(conn),))}
-        missing = sorted({k.column for k in spec.keys} | {c.column for c in spec.where} - columns)
-        missing = [c for c in missing if c not in columns]
+        missing = sorted(({k.column for k in spec.keys} | {c.column for c in spec.where}) - columns)
         if missing:
             raise UnknownObject(f"table {spec.schema}.{spec.table} has no column {', '.join(missing)}")
         same = covering_index(spec, existing_from_rows([r for r in collectors.indexes(conn)
@@ -149,6 +148,8 @@ def drop_index(*, database: str, schema: str, index: str, actor: Any, reason: st
         if row["constraint"] or row["primary"]:
             raise DboptError(f"index {schema}.{index} backs a {'primary key' if row['primary'] else 'constraint'}: "
                              "drop the constraint instead, if that is really meant")
+        if row["unique"] and row["valid"]:
+            raise DboptError(f"index {schema}.{index} is unique: it enforces uniqueness, so dbopt does not drop it")
         audit.record.before = {"definition": row["definition"]}
         audit.record.save(update_fields=["before"])
         _lock_timeout(conn)

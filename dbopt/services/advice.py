@@ -62,7 +62,7 @@ def refresh_findings(*, database: MonitoredDatabase | str, with_advice: bool = T
     found += findings.slow_queries(statements)
     feats = db.features or {}
     found += findings.index_findings(latest.get("indexes", {}).get("rows", []), feats.get("stats_reset"),
-                                     _age_days(feats.get("stats_reset")))
+                                     _age_days(feats.get("stats_reset")), recently_built=_recently_built(db))
     found += findings.maintenance_findings(latest.get("tables", {}).get("rows", []))
     found += findings.bloat_findings(latest.get("bloat", {}))
     long_running = [r for r in latest.get("activity", {}).get("rows", [])
@@ -149,6 +149,16 @@ def _age_days(stamp: str | None) -> float | None:
 
     at = parse_datetime(stamp)
     return round((timezone.now() - at).total_seconds() / 86400, 2) if at else None
+
+
+def _recently_built(db: MonitoredDatabase) -> set[str]:
+    """Indexes dbopt built in the grace period: not yet "unused", they have had no time."""
+    from perfmon.models import AuditRecord
+
+    since = timezone.now() - timedelta(days=float(dbopt_settings.UNUSED_GRACE_DAYS))
+    rows = AuditRecord.objects.filter(action="dbopt.build_index", result="ok", created_at__gte=since,
+                                      target__startswith=f"{db.name}:").values_list("before", flat=True)
+    return {f"{(r.get('spec') or {}).get('schema')}.{r.get('index')}" for r in rows}
 
 
 def _peak_active(db: MonitoredDatabase) -> int:

@@ -58,8 +58,12 @@ def test_unused_duplicate_and_invalid_indexes_found_constraint_backing_never(ord
     # A constraint-backing index is refused, and nothing changes.
     with pytest.raises(DboptError, match="backs a"):
         services.drop_index(database=db.name, schema=s.schema, index="orders_email_key", actor="test", reason="no")
+    s.run("CREATE UNIQUE INDEX orders_id_note ON S.orders (id, note)")
+    with pytest.raises(DboptError, match="enforces uniqueness"):
+        services.drop_index(database=db.name, schema=s.schema, index="orders_id_note", actor="test", reason="no")
     assert "orders_email_key" in s.index_names("orders")
-    assert AuditRecord.objects.filter(action="dbopt.drop_index", result="failed").count() == 1
+    assert AuditRecord.objects.filter(action="dbopt.drop_index", result="failed").count() == 2
+    assert {"orders_email_key", "orders_id_note"} <= s.index_names("orders")
 
 
 @override_settings(DBOPT=SMALL)
