@@ -86,6 +86,14 @@ class AssetAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request), "title": "Upload an asset", "form": form,
             "opts": self.model._meta})
 
+    def delete_model(self, request, obj: Asset) -> None:
+        services.delete_asset(asset_id=obj.pk, actor=request.user, reason="deleted from the admin")
+
+    def delete_queryset(self, request, queryset) -> None:
+        for asset in queryset:
+            _report(self, request, asset.name, lambda a=asset: services.delete_asset(
+                asset_id=a.pk, actor=request.user, reason="deleted from the admin"))
+
     @admin.action(description="Optimize (rebuild variants)")
     def optimize_asset(self, request, queryset):
         for asset in queryset:

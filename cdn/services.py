@@ -88,6 +88,38 @@ def upload_asset(*, name: str, data: bytes, actor: Any, reason: str = "", optimi
     return UploadResult(asset.pk, True, asset.kind, digest)
 
 
+@dataclass(frozen=True)
+class DeleteResult:
+    asset_id: int
+    deleted: bool
+    files: int
+    invalidation_id: int | None = None
+
+
+def delete_asset(*, asset_id: int, actor: Any, reason: str = "", invalidate: bool = True) -> DeleteResult:
+    """Remove an asset: its rows now, its files once that commits, and (with
+    `invalidate`) its URLs from the CDN's caches. Deleting an asset that is already gone
+    is a no-op. Usage rows keep their counts and lose the link. Raises CdnError if the
+    invalidation is refused (the asset is deleted by then)."""
+    with audited("cdn.delete_asset", actor=actor, reason=reason, target=f"asset:{asset_id}") as audit:
+        with transaction.atomic():
+            asset = Asset.objects.select_for_update().filter(pk=asset_id).first()
+            if asset is None:
+                audit.mark_noop(already_deleted=True)
+                return DeleteResult(asset_id, False, 0)
+            keys = [asset.original_key, *asset.variants.values_list("storage_key", flat=True)]
+            audit.record.before = {"name": asset.name, "content_hash": asset.content_hash, "keys": keys}
+            audit.record.save(update_fields=["before"])
+            asset.delete()
+        storage.delete(keys)
+        invalidation_id = None
+        if invalidate:
+            invalidation_id = invalidate_cdn(paths=["/" + k for k in keys], actor=actor, reason=reason or "asset deleted",
+                                             wait=False).invalidation_id
+        audit.set_after(deleted=True, files=len(keys), invalidation_id=invalidation_id)
+        return DeleteResult(asset_id, True, len(keys), invalidation_id)
+
+
 def get_asset(asset_id: int) -> Asset:
     try:
         return Asset.objects.get(pk=asset_id)

@@ -62,6 +62,17 @@ class AssetDetailView(APIView):
         return Response(AssetDetailSerializer(selectors.asset_detail(asset_id), context={"request": request}).data)
 
 
+    @extend_schema(request=CdnReasonSerializer, responses=None)
+    def delete(self, request, asset_id: int):
+        """Delete the asset and its files, and invalidate its URLs (staff)."""
+        body = CdnReasonSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.get_asset(asset_id)  # the readable 404
+        result = services.delete_asset(asset_id=asset_id, actor=request.user, reason=body.validated_data["reason"])
+        return Response({"asset_id": result.asset_id, "deleted": result.deleted, "files": result.files,
+                         "invalidation_id": result.invalidation_id})
+
+
 class ReoptimizeView(APIView):
     """Queue optimize_asset_task for the asset (staff); 202 with the asset as it is now."""
 

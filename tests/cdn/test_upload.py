@@ -146,6 +146,9 @@ def test_admin_upload(pg, staff_user, client, media_root):
     bad = client.post("/admin/cdn/asset/add/", {"file": SimpleUploadedFile("a.jpg", alpha_png(30, 20))})
     assert bad.status_code == 200 and b"but the name ends in .jpg" in bad.content
     assert Asset.objects.count() == 1
+    client.post("/admin/cdn/asset/", {"action": "delete_selected", "_selected_action": [asset.pk], "post": "yes"})
+    assert not Asset.objects.exists() and stored_files(media_root) == []
+    assert AuditRecord.objects.filter(action="cdn.delete_asset", result="ok").count() == 1
 
 
 def test_api_reoptimize_queues_the_task(pg, staff_client, monkeypatch, django_capture_on_commit_callbacks):
@@ -164,3 +167,25 @@ def test_api_reoptimize_queues_the_task(pg, staff_client, monkeypatch, django_ca
     assert record.actor_label == "staff" and record.reason == "new widths"
     assert staff_client.post("/api/performance/cdn/assets/999/optimize", {}, content_type="application/json"
                              ).status_code == 404
+
+
+def test_delete_asset_removes_rows_files_and_cdn_copies(pg, staff_client, media_root):
+    from cdn.models import Invalidation
+
+    up = services.upload_asset(name="p.jpg", data=photo_jpeg(200, 150), actor="t", optimize=False)
+    services.optimize_asset(asset_id=up.asset_id, actor="t")
+    keep = services.upload_asset(name="keep.png", data=alpha_png(30, 20), actor="t", optimize=False)
+    keys = {Asset.objects.get(pk=up.asset_id).original_key,
+            *Asset.objects.get(pk=up.asset_id).variants.values_list("storage_key", flat=True)}
+    response = staff_client.delete(f"/api/performance/cdn/assets/{up.asset_id}", {"reason": "takedown"},
+                                   content_type="application/json")
+    assert response.status_code == 200 and response.json()["files"] == len(keys)
+    assert not Asset.objects.filter(pk=up.asset_id).exists() and Asset.objects.filter(pk=keep.asset_id).exists()
+    assert set(stored_files(media_root)).isdisjoint(keys) and len(stored_files(media_root)) == 1
+    inv = Invalidation.objects.get(pk=response.json()["invalidation_id"])
+    assert set(inv.paths) == {"/" + k for k in keys}
+    again = services.delete_asset(asset_id=up.asset_id, actor="t")
+    assert not again.deleted
+    assert list(AuditRecord.objects.filter(action="cdn.delete_asset").values_list("result", flat=True)
+                .order_by("id")) == ["ok", "noop"]
+    assert staff_client.delete(f"/api/performance/cdn/assets/{up.asset_id}").status_code == 404
