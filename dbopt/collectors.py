@@ -198,15 +198,13 @@ def bloat(conn: psycopg.Connection) -> dict[str, list[dict[str, Any]]]:
     return {"tables": tables_, "indexes": indexes_}
 
 
-def pool_usage(alias: str) -> dict[str, Any] | None:
-    """The Django connection pool of this process for a settings alias, where the pool
-    is on (OPTIONS["pool"]); None otherwise. Per process: each web worker has its own."""
-    from django.db import connections
-
-    conn = connections[alias]
-    if conn.vendor != "postgresql" or not conn.settings_dict.get("OPTIONS", {}).get("pool"):
+def pool_usage(wrapper) -> dict[str, Any] | None:
+    """The Django connection pool of this process for one connection (a DatabaseWrapper),
+    where the pool is on (OPTIONS["pool"]); None otherwise. Per process: each web worker
+    has its own pool, so this is what the collecting process sees."""
+    if wrapper.vendor != "postgresql" or not wrapper.settings_dict.get("OPTIONS", {}).get("pool"):
         return None
-    pool = conn.pool
+    pool = wrapper.pool
     if pool is None:
         return None
     stats = pool.get_stats()

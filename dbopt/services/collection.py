@@ -9,7 +9,7 @@ from typing import Any
 
 import pglast
 import psycopg
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 from psycopg import sql
 
@@ -98,7 +98,7 @@ def _collect(conn: psycopg.Connection, db: MonitoredDatabase, feats: dict) -> di
     data["size"] = collectors.size(conn)
     data["bloat"] = collectors.bloat(conn)
     if db.alias:
-        pool = collectors.pool_usage(db.alias)
+        pool = collectors.pool_usage(connections[db.alias])
         if pool is not None:
             data["pool"] = pool
     return data

@@ -77,3 +77,23 @@ def test_collect_task_runs_on_a_real_worker(tmp_path):
         assert set(db.snapshots.values_list("kind", flat=True)) >= {"tables", "indexes", "statements", "locks"}
     finally:
         worker.stop()
+
+
+def test_pool_usage_is_read_from_a_real_django_pool(orders):
+    from django.db import connection
+    from django.db.utils import ConnectionHandler
+
+    from dbopt import collectors
+
+    pooled = {**connection.settings_dict, "CONN_MAX_AGE": 0,
+              "OPTIONS": {**connection.settings_dict.get("OPTIONS", {}), "pool": {"min_size": 1, "max_size": 4}}}
+    handler = ConnectionHandler({"default": pooled})
+    wrapper = handler["default"]
+    try:
+        with wrapper.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            usage = collectors.pool_usage(wrapper)
+        assert usage["max_size"] == 4 and usage["min_size"] == 1 and usage["pool_size"] >= 1
+        assert collectors.pool_usage(connection) is None  # this connection has no pool
+    finally:
+        wrapper.close_pool()
