@@ -115,8 +115,8 @@ def _text_type(data: bytes, ext: str) -> str | None:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return None
-    stripped = text.lstrip()[:1024].lower()
-    if stripped.startswith("<svg") or (stripped.startswith("<?xml") and "<svg" in stripped):
+    head = text.lstrip()[:4096].lower()
+    if head.startswith(("<svg", "<?xml", "<!--", "<!doctype svg")) and "<svg" in head:
         return "image/svg+xml"
     if ext in ("map", "json"):
         import json

@@ -47,6 +47,8 @@ def test_same_content_twice_is_deduplicated(pg, media_root):
     ("actions.js", ADMIN_JS.read_bytes(), "script", "application/javascript"),
     ("logo.svg", b'<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><rect width="4" height="4"/></svg>',
      "image", "image/svg+xml"),
+    ("commented.svg", b'<!-- made by hand --><svg xmlns="http://www.w3.org/2000/svg"><rect/></svg>', "image",
+     "image/svg+xml"),
     ("clip.mp4", b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64, "video", "video/mp4"),
     ("notes.txt", b"\xff\xfe\x00binary-ish \x00\x01", "other", "application/octet-stream"),
     ("hello.txt", b"hello", "other", "application/octet-stream"),
