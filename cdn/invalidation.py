@@ -95,8 +95,10 @@ def invalidate_cdn(*, paths: list[str], actor: Any, reason: str = "", idempotenc
     idempotency key before any call; the CDN's idempotency token (CloudFront's
     CallerReference) is `<key>-<batch>`, so a retry after a crash resubmits the same
     batches without duplicating them, and a call whose key already completed is a no-op.
-    With `wait`, each batch is followed until complete before the next is sent (the CDN
-    limits what is in progress). Raises CdnError, InvalidationError."""
+    Each batch is sent only once the one before it is complete (the CDN limits what is
+    in progress): with `wait` this call follows them all; without, it returns after the
+    first batch still in progress and follow_invalidations sends the rest.
+    Raises CdnError, InvalidationError."""
     cleaned = clean_paths(list(paths))
     try:
         cdn = get_backend(backend)
@@ -153,7 +155,11 @@ def _run(row: Invalidation, cdn: InvalidationBackend, wait: bool, poll_interval:
             time.sleep(poll_interval)
             state = cdn.status(batch_id)
         states.append(state)
-    if all(state == "completed" for state in states):
+        if state != "completed":
+            # Not waiting: the next batch goes when this one is done (follow_invalidations
+            # runs again every minute), so what is in progress stays within the CDN's limits.
+            break
+    if len(states) == len(batches) and all(state == "completed" for state in states):
         row.status, row.completed_at = Invalidation.Status.COMPLETED, timezone.now()
         row.save(update_fields=["status", "completed_at"])
 

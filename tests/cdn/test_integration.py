@@ -65,3 +65,39 @@ def test_follow_invalidations_completes_what_was_submitted_without_waiting(pg, s
         stub.assert_no_pending_responses()
     assert Invalidation.objects.get().status == "completed"
     assert services.follow_invalidations(actor="beat") == {"followed": 0, "completed": 0}
+
+
+def test_without_waiting_the_next_batch_goes_only_when_the_previous_completed(pg, settings):
+    import boto3
+    from botocore.stub import ANY, Stubber
+
+    client = boto3.client("cloudfront", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+    settings.CDN = {**settings.CDN, "BACKENDS": {
+        "default": {"BACKEND": "cdn.backends.cloudfront.CloudFrontBackend",
+                    "OPTIONS": {"distribution_id": "EDIST", "client": client}}}}
+
+    def inv(inv_id: str, status: str) -> dict:
+        return {"Id": inv_id, "Status": status, "CreateTime": "2026-11-29T03:00:00Z",
+                "InvalidationBatch": {"Paths": {"Quantity": 1, "Items": ["/a"]}, "CallerReference": "r"}}
+
+    paths = [f"/cdn/{i:04d}/f.js" for i in range(3001)]
+    batch = lambda ref, items: {"DistributionId": "EDIST", "InvalidationBatch": {  # noqa: E731
+        "Paths": {"Quantity": len(items), "Items": items}, "CallerReference": ref}}
+    with Stubber(client) as stub:
+        stub.add_response("create_invalidation", {"Location": "l", "Invalidation": inv("A", "InProgress")},
+                          batch("big-0", paths[:3000]))
+        services.invalidate_cdn(paths=paths, actor="api", idempotency_key="big", wait=False)
+        stub.assert_no_pending_responses()  # batch 1 was not sent while batch 0 is in progress
+        stub.add_response("get_invalidation", {"Invalidation": inv("A", "Completed")}, {"DistributionId": "EDIST",
+                                                                                         "Id": "A"})
+        stub.add_response("create_invalidation", {"Location": "l", "Invalidation": inv("B", "InProgress")},
+                          batch("big-1", paths[3000:]))
+        assert services.follow_invalidations(actor="beat") == {"followed": 1, "completed": 0}
+        stub.add_response("get_invalidation", {"Invalidation": inv("A", "Completed")}, {"DistributionId": "EDIST",
+                                                                                         "Id": "A"})
+        stub.add_response("get_invalidation", {"Invalidation": inv("B", "Completed")}, {"DistributionId": "EDIST",
+                                                                                         "Id": ANY})
+        assert services.follow_invalidations(actor="beat") == {"followed": 1, "completed": 1}
+        stub.assert_no_pending_responses()
+    row = Invalidation.objects.get()
+    assert row.status == "completed" and row.external_ids == ["A", "B"]
