@@ -57,8 +57,10 @@ def validate_webhook_url(url: str) -> str:
     allowed = _allowed_networks()
     for info in infos:
         address = ipaddress.ip_address(info[4][0].split("%")[0])
-        internal = (address.is_private or address.is_loopback or address.is_link_local or address.is_multicast
-                    or address.is_reserved or address.is_unspecified)
+        # not is_global also covers 100.64.0.0/10 (carrier-grade NAT; some clouds' metadata
+        # services live there), which is_private does not.
+        internal = (not address.is_global or address.is_private or address.is_loopback or address.is_link_local
+                    or address.is_multicast or address.is_reserved or address.is_unspecified)
         if internal and not any(address in network for network in allowed):
             raise ValueError(f"resolves to {address}, an internal address; webhooks may only call public "
                              "addresses unless WEBHOOK_ALLOWED_NETWORKS allows it")
