@@ -147,7 +147,7 @@ def build_variants(data: bytes, *, widths: list[int], quality: dict[str, int], a
     kept: list[Encoded] = []
     dropped: list[str] = []
     by_width = {}
-    for (img, fmt), blob in zip(jobs, encoded):
+    for (img, fmt), blob in zip(jobs, encoded, strict=True):
         by_width.setdefault(img.width, {})[fmt] = (img, blob)
     for width, formats in by_width.items():
         ref_img, ref_blob = formats[fallback]

@@ -21,7 +21,7 @@ from perfmon.audit import audited
 
 from . import detect, images, minify, storage, video
 from .conf import cdn_settings
-from .errors import CdnError, InvalidAsset, UnknownAsset
+from .errors import CdnError, UnknownAsset
 from .invalidation import follow_invalidations, invalidate_cdn  # noqa: F401  (one import path for every action)
 from .models import Asset, Variant
 from .usage import ingest_cdn_logs  # noqa: F401
@@ -114,7 +114,8 @@ def delete_asset(*, asset_id: int, actor: Any, reason: str = "", invalidate: boo
         storage.delete(keys)
         invalidation_id = None
         if invalidate:
-            invalidation_id = invalidate_cdn(paths=["/" + k for k in keys], actor=actor, reason=reason or "asset deleted",
+            invalidation_id = invalidate_cdn(paths=["/" + k for k in keys], actor=actor,
+                                             reason=reason or "asset deleted",
                                              wait=False).invalidation_id
         audit.set_after(deleted=True, files=len(keys), invalidation_id=invalidation_id)
         return DeleteResult(asset_id, True, len(keys), invalidation_id)
@@ -170,7 +171,8 @@ def optimize_asset(*, asset_id: int, actor: Any, reason: str = "") -> OptimizeRe
             locked.save(update_fields=["status", "note", "metadata", "optimized_at", "optimize_count"])
         stale = sorted(old - new)
         transaction.on_commit(lambda: storage.delete(stale))
-        served = [r for r in built.rows if r.encoding == Variant.Encoding.IDENTITY and r.format not in ("poster", "map")]
+        served = [r for r in built.rows
+                  if r.encoding == Variant.Encoding.IDENTITY and r.format not in ("poster", "map")]
         widest = max((r.width or 0 for r in served), default=0)
         best = min([r.bytes for r in served if (r.width or 0) == widest] or [asset.size])
         result = OptimizeResult(asset.pk, len(built.rows), asset.size, best, built.dropped, built.note, old != new)

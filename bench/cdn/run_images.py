@@ -116,7 +116,7 @@ def main() -> None:
         for _ in range(args.rounds):
             for name, fn in (("naive", naive), ("ours", ours)):
                 start = time.perf_counter()
-                variants = fn(data)
+                fn(data)
                 times[name].append(time.perf_counter() - start)
         for name, fn in (("naive", naive), ("ours", ours)):
             for fmt, entry in score(fn(data), refs).items():

@@ -35,7 +35,8 @@ def cdn_url(context, value, width: int | None = None, format: str | None = None)
     if asset is None:
         return url_for(str(value), request) if isinstance(value, str) else ""
     if width or format:
-        matches = [v for v in _variants(asset) if (not format or v.format == format) and (not width or v.width == width)]
+        matches = [v for v in _variants(asset)
+                   if (not format or v.format == format) and (not width or v.width == width)]
         if matches:
             return url_for(min(matches, key=lambda v: v.bytes).storage_key, request)
     return url_for(asset.original_key, request)

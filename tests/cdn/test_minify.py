@@ -51,7 +51,9 @@ def test_minified_javascript_keeps_behaviour_when_node_is_there(pg, media_root, 
     out = minify.minify_script(src).text
     import subprocess
 
-    run = lambda code: subprocess.run([node, "-e", code], capture_output=True, text=True, timeout=30).stdout
+    def run(code: str) -> str:
+        return subprocess.run([node, "-e", code], capture_output=True, text=True, timeout=30).stdout
+
     assert run(out) == run(src) == '[55,832040,"function"]\n'
     assert len(out) < len(src)
 

@@ -133,7 +133,8 @@ def test_api_upload_bad_input_is_a_clear_400(pg, staff_client, media_root, setti
 
 
 def test_api_upload_needs_staff(pg, viewer_client):
-    response = viewer_client.post("/api/performance/cdn/assets", {"file": SimpleUploadedFile("p.jpg", photo_jpeg(50, 40))})
+    response = viewer_client.post("/api/performance/cdn/assets",
+                                  {"file": SimpleUploadedFile("p.jpg", photo_jpeg(50, 40))})
     assert response.status_code == 403 and not Asset.objects.exists()
 
 

@@ -105,7 +105,8 @@ def test_overview_api(asset_with_variants, staff_client, tmp_path, django_assert
     assert body["assets"] == {"total": 1, "ready": 1}
     assert body["usage"]["hit_ratio"] == round(4 / 7, 4)
     saved = body["optimization"]
-    assert saved["original_bytes"] == asset_with_variants.size and 0 < saved["optimized_bytes"] < saved["original_bytes"]
+    assert saved["original_bytes"] == asset_with_variants.size
+    assert 0 < saved["optimized_bytes"] < saved["original_bytes"]
     detail = staff_client.get(f"/api/performance/cdn/assets/{asset_with_variants.pk}").json()
     assert {v["format"] for v in detail["variants"]} <= {"avif", "webp", "jpeg"} and len(detail["variants"]) >= 2
     assert staff_client.get("/api/performance/cdn/assets/99999").json()["error"]["code"] == "unknown_asset"
