@@ -101,3 +101,25 @@ def test_without_waiting_the_next_batch_goes_only_when_the_previous_completed(pg
         stub.assert_no_pending_responses()
     row = Invalidation.objects.get()
     assert row.status == "completed" and row.external_ids == ["A", "B"]
+
+
+def test_failed_or_stuck_assets_become_recommendations_that_apply(pg, media_root):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from perfmon.ops.models import Recommendation
+    from perfmon.ops.recommendations import refresh_recommendations
+
+    fresh = services.upload_asset(name="fresh.jpg", data=photo_jpeg(80, 60), actor="t", optimize=False)
+    stuck = services.upload_asset(name="stuck.jpg", data=photo_jpeg(90, 60), actor="t", optimize=False)
+    Asset.objects.filter(pk=stuck.asset_id).update(created_at=timezone.now() - timedelta(hours=1))
+    refresh_recommendations()
+    rec = Recommendation.objects.get(kind="cdn.unoptimized_asset")
+    assert rec.subject == f"asset:{stuck.asset_id}" and rec.action == "cdn.optimize_asset"
+    assert "Celery worker" in rec.detail and fresh.asset_id != stuck.asset_id
+    applied = ops.apply_recommendation(recommendation_id=rec.pk, actor="ops")
+    assert applied.status == "applied" and applied.result["variants"] >= 2
+    assert Asset.objects.get(pk=stuck.asset_id).status == "ready"
+    refresh_recommendations()
+    assert not Recommendation.objects.filter(kind="cdn.unoptimized_asset", status="open").exists()
