@@ -40,6 +40,7 @@ class Target:
     samples: list[str]
     cost: float = 0.0
     source: str = "generic"
+    plans: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -373,7 +374,7 @@ def _unproven(target: Target, candidates) -> list[tuple[IndexSpec, float, None]]
     """Without hypopg: per table the plan reads sequentially, its widest candidate."""
     picks = []
     for table in dict.fromkeys(t for _, t in candidates):
-        if seq_scanned(getattr(target, "plans", []), table[1]):
+        if seq_scanned(target.plans, table[1]):
             spec = max((s for s, t in candidates if t == table), key=lambda s: len(s.keys) + len(s.where))
             picks.append((spec, target.cost, None))
     return picks
