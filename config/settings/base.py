@@ -121,7 +121,11 @@ def _celery(env: Env, redis_url: str, var_dir: Path) -> dict[str, Any]:
     if broker:
         conf["CELERY_BROKER_URL"] = broker
         visibility = env.int("CELERY_VISIBILITY_TIMEOUT", 3600, min_value=1)
-        conf["CELERY_BROKER_TRANSPORT_OPTIONS"] = {"visibility_timeout": visibility}
+        # A task whose worker died (kill -9) is redelivered once it has been unacked for
+        # `visibility` seconds, but kombu only looks every 10th sweep of 10 s (~100 s):
+        # look on every sweep, and sweep more often when the timeout is short.
+        conf["CELERY_BROKER_TRANSPORT_OPTIONS"] = {"visibility_timeout": visibility, "unacked_restore_throttle": 1,
+                                                   "unacked_restore_interval": max(1, min(10, visibility // 4))}
         conf["CELERY_RESULT_BACKEND"] = env.str("CELERY_RESULT_BACKEND", redis_url or "")
         conf["CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS"] = {"visibility_timeout": visibility}
     else:
