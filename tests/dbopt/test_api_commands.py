@@ -90,6 +90,13 @@ def test_plan_analysis_flags_and_explain_analyze_rules(orders, staff_user, plain
     assert any(f["flag"] == "seq_scan_large_table" for f in generic.flags)
     with pytest.raises(NotReadOnly, match="no sample"):
         services.explain_query(database="default", queryid=queryid, analyze=True)
+    out = io.StringIO()
+    call_command("dbopt_explain", "--queryid", queryid, stdout=out)
+    assert "plan from generic" in out.getvalue() and "flag=seq_scan_large_table" in out.getvalue()
+    with pytest.raises(CommandError, match="no sample"):
+        call_command("dbopt_explain", "--queryid", queryid, "--analyze", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="no statement with queryid 12345"):
+        call_command("dbopt_explain", "--queryid", "12345", stdout=io.StringIO())
 
     services.record_sample(database=db, sql_text=f"SELECT id FROM {orders.schema}.orders WHERE customer_id = 42",
                            duration_ms=5)

@@ -150,3 +150,21 @@ def test_identifiers_are_quoted(orders):
     assert result.result == "ok"
     assert result.details["index"] in s.index_names("Odd Name; DROP TABLE x")
     services.vacuum_table(database="default", schema=s.schema, table="Odd Name; DROP TABLE x", actor="t", reason="q")
+
+
+@override_settings(DBOPT={**SMALL, "BLOAT_MIN_BYTES": 0, "BLOAT_MIN_SHARE": 0.5})
+def test_bloated_table_and_index_are_estimated(orders):
+    s = orders
+    s.run("CREATE INDEX orders_created ON S.orders (created_at)")
+    s.run("DELETE FROM S.orders WHERE id % 10 <> 0")  # 90 % gone; the pages stay allocated
+    s.run("VACUUM ANALYZE S.orders")                 # live row count and pages known; no space returned
+    db = services.ensure_databases()[0]
+    services.collect_database(database=db)
+    services.refresh_findings(database=db, with_advice=False)
+    table = _open(db, "bloated_table", s.schema)["orders"]
+    assert table.evidence["bloat_share"] >= 0.8 and table.action == "vacuum_table"
+    index = _open(db, "bloated_index", s.schema)["orders_created"]
+    assert index.evidence["bloat_share"] >= 0.5 and index.action == "reindex_index"
+    result = services.act_on_finding(finding_id=index.pk, actor="test", reason="bloat")
+    assert result.details["bytes_after"] < result.details["bytes_before"] / 2
+    assert "orders_created" in s.index_names("orders") and "orders_created_ccnew" not in s.index_names("orders")

@@ -46,7 +46,7 @@ class Command(BaseCommand):
         w("   top queries by total time:")
         for q in s["top_queries"][:5]:
             w(f"     {q['total_ms']:10.1f} ms  {q['calls']:7d} calls  {q['mean_ms']:8.2f} ms/call  "
-              f"{' '.join(q['query'].split())[:90]}")
+              f"queryid {q['queryid']}  {' '.join(q['query'].split())[:80]}")
         counts = s["finding_counts"]
         w(f"   findings: {sum(counts.values())} open ({', '.join(f'{n} {k}' for k, n in sorted(counts.items()))})")
         shown: dict[str, int] = {}
