@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -316,9 +317,8 @@ class Recorder:
 def _under_test_runner() -> bool:
     """Django's test runner is active: its database comes and goes under us, so tests
     flush explicitly (recorder.flush()) instead of from a thread."""
-    from django.test.utils import _TestState
-
-    return hasattr(_TestState, "saved_data")
+    utils = sys.modules.get("django.test.utils")  # never imported outside tests: don't import it here
+    return utils is not None and hasattr(utils._TestState, "saved_data")
 
 
 _recorder: Recorder | None = None
