@@ -139,3 +139,19 @@ def test_embedded_default_database_buffer_end_to_end(db_buffer, recorder, viewer
     assert sum(r.count for r in rows) == 2 and sum(r.db_queries for r in rows) == 3
     assert rollup_minutes(now=timezone.now() + timedelta(minutes=2)).parts_applied == 0
     assert db_buffer.pending(since_minute=0).rows == {}
+
+
+def test_a_view_that_raises_is_counted_even_when_the_exception_propagates(redis_buffer, recorder, client):
+    with pytest.raises(RuntimeError):
+        client.get("/t/boom")  # the test client re-raises what the view raised
+    assert recorder.flush()
+    assert _by_route(_pending(redis_buffer))[("/t/boom", "GET", 500)][0] == 1
+
+
+def test_system_checks_name_a_bad_buffer_and_a_misplaced_middleware(settings):
+    from perfmon.checks import check_metrics_pipeline
+
+    settings.PERFMON = {**settings.PERFMON, "METRICS_BUFFER": "memcached://x"}
+    settings.MIDDLEWARE = ["django.middleware.common.CommonMiddleware", "perfmon.middleware.RequestMetricsMiddleware"]
+    ids = {message.id for message in check_metrics_pipeline(None)}
+    assert ids == {"perfmon.E010", "perfmon.W010"}
