@@ -96,4 +96,5 @@ def test_pool_usage_is_read_from_a_real_django_pool(orders):
         assert usage["max_size"] == 4 and usage["min_size"] == 1 and usage["pool_size"] >= 1
         assert collectors.pool_usage(connection) is None  # this connection has no pool
     finally:
+        wrapper.close()  # back to the pool, then the pool and its connections closed
         wrapper.close_pool()
