@@ -130,7 +130,8 @@ def test_bad_input_gives_clear_errors_and_changes_nothing(orders):
     assert s.index_names("orders") == {"orders_pkey"}
 
 
-def test_unreachable_database_is_marked_down_and_others_still_collect(orders):
+def test_unreachable_database_is_marked_down_and_others_still_collect(orders, caplog):
+    caplog.set_level("DEBUG")
     services.ensure_databases()
     down = MonitoredDatabase.objects.create(name="elsewhere", url="postgresql://app:s3cret-pw@127.0.0.1:1/app")
     results = {r.database: r for r in services.collect_all()}
@@ -139,6 +140,7 @@ def test_unreachable_database_is_marked_down_and_others_still_collect(orders):
     assert down.status == "down" and "unreachable" in down.status_detail
     assert "s3cret-pw" not in down.status_detail and "s3cret-pw" not in down.display_target
     assert down.display_target == "postgresql://app:***@127.0.0.1:1/app"
+    assert "unreachable" in caplog.text and "s3cret-pw" not in caplog.text
 
 
 def test_identifiers_are_quoted(orders):

@@ -98,3 +98,11 @@ def test_pool_usage_is_read_from_a_real_django_pool(orders):
     finally:
         wrapper.close()  # back to the pool, then the pool and its connections closed
         wrapper.close_pool()
+
+
+@override_settings(DBOPT={"AUTO_MAINTENANCE": False})
+def test_automatic_maintenance_can_be_switched_off(orders):
+    from dbopt.tasks import run_maintenance_task
+
+    assert run_maintenance_task() == ["automatic maintenance is off (DBOPT AUTO_MAINTENANCE)"]
+    assert not AuditRecord.objects.filter(action__startswith="dbopt.").exists()
