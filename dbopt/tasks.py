@@ -3,6 +3,7 @@ from celery import shared_task
 
 from . import services
 from .conf import dbopt_settings
+from .errors import DboptError
 
 
 @shared_task(name="dbopt.tasks.collect_databases_task", ignore_result=True)
@@ -13,10 +14,17 @@ def collect_databases_task() -> list[dict]:
 
 @shared_task(name="dbopt.tasks.refresh_findings_task", ignore_result=True)
 def refresh_findings_task() -> list[dict]:
+    from .models import MonitoredDatabase
+
+    services.ensure_databases()
     out = []
-    for db in services.ensure_databases():
-        if db.enabled and services.collect_database(database=db).status == "up":
+    for db in MonitoredDatabase.objects.filter(enabled=True):
+        if services.collect_database(database=db).status != "up":
+            continue
+        try:
             out.append(services.refresh_findings(database=db).__dict__)
+        except DboptError as exc:  # this database went away mid-way; the others still run
+            out.append({"database": db.name, "error": exc.message})
     return out
 
 
