@@ -106,3 +106,13 @@ def test_automatic_maintenance_can_be_switched_off(orders):
 
     assert run_maintenance_task() == ["automatic maintenance is off (DBOPT AUTO_MAINTENANCE)"]
     assert not AuditRecord.objects.filter(action__startswith="dbopt.").exists()
+
+
+@override_settings(DBOPT={"ADVISE_MIN_CALLS": 2})
+def test_findings_task_covers_every_database_and_survives_one_down(orders):
+    from dbopt.tasks import refresh_findings_task
+
+    MonitoredDatabase.objects.create(name="gone", url="postgresql://u:pw@127.0.0.1:1/gone")
+    results = refresh_findings_task()
+    assert [r["database"] for r in results] == ["default"]
+    assert MonitoredDatabase.objects.get(name="gone").status == "down"
