@@ -111,7 +111,17 @@ def main() -> int:
     parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--orders", type=int, default=400_000)
     parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
     args = parser.parse_args()
+    try:
+        return run(args)
+    finally:
+        if not args.keep:
+            with psycopg.connect(args.server, autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {DBNAME} WITH (FORCE)")
+
+
+def run(args) -> int:
     t0 = time.perf_counter()
     url = setup(args.server, args.orders)
     print(f"setup: {args.orders} orders, {args.orders // 2} events, 40000 customers in {time.perf_counter() - t0:.1f} s")
