@@ -170,3 +170,19 @@ def test_bloated_table_and_index_are_estimated(orders):
     result = services.act_on_finding(finding_id=index.pk, actor="test", reason="bloat")
     assert result.details["bytes_after"] < result.details["bytes_before"] / 2
     assert "orders_created" in s.index_names("orders") and "orders_created_ccnew" not in s.index_names("orders")
+
+
+def test_partial_and_expression_indexes_are_built_from_specs(orders):
+    from dbopt.advisor.spec import Cond
+
+    s = orders
+    partial = IndexSpec(s.schema, "orders", (Key("created_at"),), (Cond("status", "=", "pending"),
+                                                                    Cond("note", "IS NOT NULL")))
+    expression = IndexSpec(s.schema, "orders", (Key("email", "upper", "text"),))
+    built = [services.build_index(database="default", spec=spec, actor="t", reason="spec") for spec in (partial, expression)]
+    defs = {r[0]: r[1] for r in s.run("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s",
+                                      (s.schema,))}
+    assert "WHERE (((status)::text = 'pending'::text) AND (note IS NOT NULL))" in defs[built[0].details["index"]]
+    assert "upper((email)::text)" in defs[built[1].details["index"]]
+    again = [services.build_index(database="default", spec=spec, actor="t", reason="again") for spec in (partial, expression)]
+    assert [a.result for a in again] == ["noop", "noop"]
