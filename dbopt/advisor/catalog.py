@@ -131,6 +131,14 @@ class Catalog:
                 "reltuples": row[4]}
         return self._stats[key]
 
+    def distinct(self, table: tuple[str, str], column: str) -> float | None:
+        """Estimated number of distinct values in the column (None without statistics)."""
+        st = self.stats(table, column)
+        if not st:
+            return None
+        n = st["n_distinct"]
+        return -n * max(st["reltuples"], 1) if n < 0 else n
+
     def selectivity(self, table: tuple[str, str], column: str, values: list[Any]) -> float | None:
         """The share of rows an equality filter on `column` matches: for the values seen
         in the workload where there are any (skew matters), else 1/distinct values."""

@@ -63,6 +63,8 @@ class Advice:
     notes: list[str] = field(default_factory=list)
     heavy_queries: int = 0
     regression_checked: int = 0
+    # Every candidate index considered (proven, rejected or beaten by a simpler one).
+    tried: list[str] = field(default_factory=list)
     # Every heavy query's planned cost now and with the whole proposed set in place.
     set_check: list[dict[str, Any]] = field(default_factory=list)
 
@@ -257,7 +259,7 @@ def _candidates(target: Target, catalog: Catalog, existing: list[ExistingIndex],
             if p.kind == "eq":
                 seen = [p.value] if p.value is not None else _sample_values(target, p.position)
                 values[p.key] = seen
-                if (p.value is not None or len(seen) >= 2 and len(set(map(repr, seen))) == 1) and not p.key.function:
+                if not p.key.function and _constant(p, seen, catalog.distinct(table, p.key.column)):
                     consts.append(Cond(p.key.column, "=", seen[0]))
                 eq.append(p.key)
             elif p.kind in ("null", "notnull"):
@@ -289,12 +291,27 @@ def _candidates(target: Target, catalog: Catalog, existing: list[ExistingIndex],
         for spec in specs:
             if spec.label in out:
                 continue
+            if spec.label not in advice.tried:
+                advice.tried.append(spec.label)
             reason = _reject_reason(spec, eq, sel, existing, conn)
             if reason:
                 advice.rejected.append({"index": spec.label, "queryid": target.queryid, "reason": reason})
                 continue
             out[spec.label] = spec
     return [(s, (s.schema, s.table)) for s in out.values()]
+
+
+def _constant(pred: parse.Pred, seen: list[Any], distinct: float | None) -> bool:
+    """A filter worth a partial index: a literal in the query, or one value in every
+    sample, either across several samples or on a column of few values (a status)."""
+    if pred.value is not None:
+        return True
+    if not seen or len(set(map(repr, seen))) != 1 or not isinstance(seen[0], (str, int, float, bool)):
+        return False
+    return len(seen) >= 2 or (distinct is not None and distinct <= FEW_VALUES)
+
+
+FEW_VALUES = 20
 
 
 def _reject_reason(spec: IndexSpec, eq: list[Key], sel, existing, conn) -> str:
