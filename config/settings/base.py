@@ -83,6 +83,10 @@ def _caches(redis_url: str, var_dir: Path) -> dict[str, Any]:
                 # Fail fast: a dead Redis must not hang requests or readiness.
                 "SOCKET_CONNECT_TIMEOUT": 1,
                 "SOCKET_TIMEOUT": 1,
+                # A dead Redis is a cache miss, not a 500: API throttles (counted in the
+                # cache) fail open and pages are computed until Redis is back; /readyz
+                # still reports it (its write-then-read probe fails). Logged, see below.
+                "IGNORE_EXCEPTIONS": True,
             },
         }}
     # File based, so web, worker and beat processes on this machine share it.
@@ -453,6 +457,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},  # noqa: F821
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# The cache errors IGNORE_EXCEPTIONS turns into misses are logged (django_redis.cache).
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 LOGIN_URL = "admin:login"
 ADMIN_SITE_TITLE = "Control plane"
