@@ -52,6 +52,7 @@ class Variant(models.Model):
         JPEG = "jpeg"
         PNG = "png"
         MIN = "min", "minified"
+        ORIGINAL = "original", "original (precompressed)"
         MAP = "map", "source map"
         POSTER = "poster"
 

@@ -229,7 +229,7 @@ def _add_compressed(built: _Built, asset: Asset, key: str, body: bytes, fmt: str
     for encoding, suffix, blob in ((Variant.Encoding.GZIP, "gz", minify.gzip_bytes(body)),
                                    (Variant.Encoding.BR, "br", minify.brotli_bytes(body, cdn_settings.BROTLI_LEVEL))):
         if len(blob) < len(body):
-            built.rows.append(Variant(asset=asset, format=fmt or Variant.Format.MIN, encoding=encoding,
+            built.rows.append(Variant(asset=asset, format=fmt or Variant.Format.ORIGINAL, encoding=encoding,
                                       bytes=len(blob), storage_key=f"{key}.{suffix}"))
             built.blobs[f"{key}.{suffix}"] = blob
 
