@@ -4,14 +4,18 @@
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django import db
 from django.http import JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from perfmon.errors import ActionError
+
+logger = logging.getLogger(__name__)
 
 
 def error_body(status_code: int, code: str, message: str, fields: dict | None = None) -> dict[str, Any]:
@@ -29,7 +33,19 @@ def _flatten(detail: Any) -> Any:
     return str(detail)
 
 
+# How long a client should wait before retrying when the database connection was lost.
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, (db.OperationalError, db.InterfaceError)):
+        # The connection was lost (server restarted, backend terminated, network): a
+        # transient 503 the client may retry, not a 500. Django drops the broken
+        # connection at the end of this request and the next one reconnects.
+        logger.warning("database unavailable during %s: %s", context.get("request") and context["request"].path, exc)
+        message = "The database is unavailable; retry in a few seconds."
+        return Response(error_body(503, "database_unavailable", message), status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
     if isinstance(exc, ActionError):
         return Response(error_body(exc.status_code, exc.code, exc.message, exc.fields), status=exc.status_code)
     response = drf_exception_handler(exc, context)
