@@ -162,7 +162,7 @@ def collected_static() -> Path:
 
 
 def start_web(tmp_path: Path, env: dict[str, str], workers: int = 1) -> tuple[Process, str]:
-    env = {"STATIC_ROOT": str(collected_static()), **env}
+    env = {**env, "STATIC_ROOT": str(collected_static())}  # the collected files, not the tests' empty root
     port = free_port()
     proc = Process([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "config" / "gunicorn.py"),
                     "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "config.wsgi:application"],

@@ -97,6 +97,8 @@ def test_dashboard_shows_the_seeded_period_and_scales_through_confirmation(tmp_p
     seed_traffic()
     seed_cdn()
     server, base = start_web(tmp_path, child_env(), workers=2)
+    fresh = record_host_sample(cpu_interval=0)  # what the collector wrote seconds ago
+    HostSample.objects.filter(pk=fresh.pk).update(cpu_percent=41.0, memory_percent=55.0)
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 1800})
         console = []
