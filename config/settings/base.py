@@ -442,11 +442,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # Choice sets whose field names other models use too get names of their own.
-    "ENUM_NAME_OVERRIDES": {
-        "AssetKindEnum": "cdn.models.Asset.Kind",
-        "AssetStatusEnum": "cdn.models.Asset.Status",
-    },
 }
 
 LOGGING = {
