@@ -35,6 +35,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 ACCESS_LOG = Path(os.environ.get("LOAD_ACCESS_LOG", "/tmp/cp-load-bench-access.log"))
+GUNICORN_LOG = Path("/tmp/cp-load-bench-gunicorn.log")
 TARGETS = [  # (label, path, needs the token)
     ("baseline /healthz", "/healthz", False),
     ("API alerts list", "/api/performance/alerts", True),
@@ -88,7 +89,7 @@ def start_server(env: dict[str, str], workers: int) -> tuple[subprocess.Popen, s
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "config" / "gunicorn.py"),
                              "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--backlog", "2048",
                              "config.wsgi:application"], cwd=ROOT, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=open(HERE / "gunicorn.log", "wb"))
+                            stdout=subprocess.DEVNULL, stderr=open(GUNICORN_LOG, "wb"))
     base = f"http://127.0.0.1:{port}"
     for _ in range(150):
         try:
@@ -97,7 +98,7 @@ def start_server(env: dict[str, str], workers: int) -> tuple[subprocess.Popen, s
         except OSError:
             time.sleep(0.2)
     proc.kill()
-    raise SystemExit("gunicorn did not start; see bench/load/gunicorn.log")
+    raise SystemExit(f"gunicorn did not start; see {GUNICORN_LOG}")
 
 
 def drain(base: str) -> None:
