@@ -71,3 +71,12 @@ def test_api_operations_answer_no_500_and_one_error_format(case, staff_token, ke
     response = case.call_wsgi(headers={"Authorization": f"Token {staff_token}"})
     assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.get_data(as_text=True)[:500]}"
     assert_error_format(response)
+
+
+def test_a_change_reason_with_a_nul_byte_is_refused_not_a_500(staff_client):
+    """Found by the fuzzing above: the reason header went into the audit row, and
+    PostgreSQL refuses NUL in text."""
+    response = staff_client.put("/api/performance/settings", json.dumps({"SLOW_QUERY_THRESHOLD": 5}),
+                                content_type="application/json", HTTP_X_CHANGE_REASON="a\x00b")
+    assert response.status_code == 400
+    assert "X-Change-Reason" in response.json()["error"]["message"]
