@@ -71,6 +71,12 @@ def _cache_backend_name() -> str:
 
 def check_cache() -> ComponentStatus:
     def probe():
+        if _cache_backend_name() == "redis":
+            # The cache swallows Redis errors (a dead Redis is a miss for requests);
+            # readiness asks the server itself, so the error names it.
+            from django_redis import get_redis_connection
+
+            get_redis_connection("default").ping()
         key, value = f"readyz:{uuid.uuid4().hex}", uuid.uuid4().hex
         cache.set(key, value, timeout=10)
         if cache.get(key) != value:
