@@ -108,7 +108,10 @@ def test_requests_are_served_while_redis_restarts_and_nothing_is_counted_twice(t
         assert counted_before == stream.sent("up")
 
         redis_proc.stop()
+        ready, body, _ = http_get(base + "/readyz", timeout=20)
+        assert ready == 503 and b"cache" in body, body  # cache errors are misses, yet readiness tells
         stream.resume("down")
+        time.sleep(1.5)  # several flush intervals (0.3 s) while down, so some flushes must fail
         wait_until(lambda: stream.sent("down") >= 12, 60, message="requests while Redis is down")
         stream.pause()
         redis_proc = start_redis(tmp_path, port)  # empty: nothing survives a restart without persistence
@@ -117,12 +120,18 @@ def test_requests_are_served_while_redis_restarts_and_nothing_is_counted_twice(t
         stream.stop()
 
         after = stream.sent("down", "back")
-        wait_until(lambda: buffer.dropped_total() > 0 and _counted(buffer) + buffer.dropped_total() == after, 15,
-                   message="counting resumed, drops reported")
+        # the drops may include the /readyz request above (a route outside ROUTES)
+        try:
+            wait_until(lambda: buffer.dropped_total() > 0 and
+                       _counted(buffer) + buffer.dropped_total() in (after, after + 1), 15,
+                       message="counting resumed, drops reported")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: sent {after} ({stream.sent('down')} while down), counted "
+                                 f"{_counted(buffer)}, dropped {buffer.dropped_total()}") from None
         for _ in range(2):  # a second rollup finds nothing new
             rollup_minutes(now=timezone.now() + timedelta(minutes=2))
         assert _stored() == counted_before + _counted(buffer)
-        assert 0 < buffer.dropped_total() <= stream.sent("down")
+        assert 0 < buffer.dropped_total() <= stream.sent("down") + 1
     finally:
         stream.stop()
         web.stop()
