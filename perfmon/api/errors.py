@@ -46,6 +46,14 @@ def exception_handler(exc, context):
         message = "The database is unavailable; retry in a few seconds."
         return Response(error_body(503, "database_unavailable", message), status=status.HTTP_503_SERVICE_UNAVAILABLE,
                         headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+    if isinstance(exc, db.DataError):
+        # A value the database refuses to store or compare (a NUL byte in text, a number out
+        # of range): bad input, reached the query without a serializer to catch it (an
+        # `Authorization: Token` header with a NUL byte did, on every endpoint).
+        logger.info("database refused a request value: %s", exc)
+        return Response(error_body(400, "invalid", "The request contains a value that cannot be stored or "
+                                   "looked up (for example a NUL character or a number out of range)."),
+                        status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, ActionError):
         return Response(error_body(exc.status_code, exc.code, exc.message, exc.fields), status=exc.status_code)
     response = drf_exception_handler(exc, context)

@@ -69,7 +69,9 @@ def test_api_operations_answer_no_500_and_one_error_format(case, staff_token, ke
     # schemathesis 3 cannot serialize a non-object negative body as a form: JSON carries those
     assume(case.media_type in (None, "application/json") or isinstance(case.body, dict))
     response = case.call(headers={"Authorization": f"Token {staff_token}"})
-    assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.get_data(as_text=True)[:500]}"
+    assert response.status_code < 500, (f"{case.method} {case.formatted_path} query={case.query!r} "
+                                      f"headers={case.headers!r} body={case.body!r:.300}: "
+                                      f"{response.get_data(as_text=True)[:300]}")
     assert_error_format(response)
 
 
@@ -80,3 +82,10 @@ def test_a_change_reason_with_a_nul_byte_is_refused_not_a_500(staff_client):
                                 content_type="application/json", HTTP_X_CHANGE_REASON="a\x00b")
     assert response.status_code == 400
     assert "X-Change-Reason" in response.json()["error"]["message"]
+
+
+def test_a_token_header_with_a_nul_byte_is_a_400_not_a_500(client):
+    """Found by the fuzzing above: the token lookup sent the NUL byte to PostgreSQL."""
+    response = client.get("/api/performance/alerts", HTTP_AUTHORIZATION="Token abc\x00def")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
