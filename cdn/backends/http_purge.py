@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from urllib.parse import quote
 from typing import Any
 
 from ..errors import InvalidationError
@@ -49,7 +50,9 @@ class HttpPurgeBackend(InvalidationBackend):
             self._send("POST", self.purge_url, json.dumps({"paths": list(paths)}).encode(), reference)
         else:
             for path in paths:
-                self._send("PURGE", self.purge_url + path, None, reference)
+                # Percent-encode what a URL would read as its own syntax (`#`, `?`, spaces),
+                # so every path purges itself and nothing else; `/` and `*` stay literal.
+                self._send("PURGE", self.purge_url + quote(path, safe="/*-._~!$&'()+,;=:@%"), None, reference)
         return Batch(id=reference, paths=tuple(paths), status="completed")
 
     def describe(self) -> dict[str, Any]:

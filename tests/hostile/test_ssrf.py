@@ -110,3 +110,5 @@ def test_cdn_purge_requests_only_reach_the_purge_host_whatever_the_paths(setting
     assert response.status_code == 200, response.content
     assert internal.seen == []
     assert len(purge.seen) == len(hostile) and all(method == "PURGE" for method, _ in purge.seen)
+    # `#` and `?` are encoded: each request names its own path, never the root by truncation.
+    assert all(path not in ("/", "") and "#" not in path and "?" not in path for _, path in purge.seen)
