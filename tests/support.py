@@ -161,8 +161,12 @@ def collected_static() -> Path:
     return _static_root
 
 
-def start_web(tmp_path: Path, env: dict[str, str], workers: int = 1) -> tuple[Process, str]:
-    env = {**env, "STATIC_ROOT": str(collected_static())}  # the collected files, not the tests' empty root
+def start_web(tmp_path: Path, env: dict[str, str], workers: int = 1,
+              static: bool = True) -> tuple[Process, str]:
+    """gunicorn with production settings. `static=False` skips collectstatic (tens of
+    seconds) for tests that call only the API and probes, which render no static URLs."""
+    if static:
+        env = {**env, "STATIC_ROOT": str(collected_static())}  # the collected files, not the tests' empty root
     port = free_port()
     proc = Process([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "config" / "gunicorn.py"),
                     "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "config.wsgi:application"],

@@ -151,12 +151,14 @@ def effective() -> dict[str, Any]:
     return dict(_snapshot.current())
 
 
+_BY_SECTION: dict[tuple[str, str], str] = {(spec.section, spec.key): name
+                                           for name, spec in SPECS.items() if spec.section}
+
+
 def for_section(section: str, key: str, default: Any) -> Any:
-    """The effective value of SECTION[KEY] (what conf modules call)."""
-    for name, spec in SPECS.items():
-        if spec.section == section and spec.key == key:
-            return get(name)
-    return default
+    """The effective value of SECTION[KEY] (what conf modules call, on the request path)."""
+    name = _BY_SECTION.get((section, key))
+    return default if name is None else _snapshot.current()[name]
 
 
 def bump_version() -> None:

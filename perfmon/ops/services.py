@@ -41,6 +41,9 @@ def update_settings(*, changes: dict[str, Any], actor: Any, reason: str = "") ->
             cleaned[name] = spec.env_default() if value is None else spec.validate(value)
         except ValueError as exc:
             errors[name] = [str(exc)]
+    if len(reason) > 1000 or any(ord(ch) < 32 for ch in reason):
+        # The reason goes into the audit row; PostgreSQL refuses NUL in text.
+        errors["X-Change-Reason"] = ["must be one line of at most 1000 characters, without control characters"]
     current = live_settings.effective()
     if not errors:
         errors = live_settings.cross_field_errors({**current, **cleaned})
