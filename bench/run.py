@@ -42,7 +42,7 @@ BENCHES: dict[str, list[tuple[list[str], dict[str, str] | None]]] = {
     "dashboard": [(["bench/dashboard/run_api.py"], {"db": "cp_dashboard_bench"})],
     "perfmon": [(["bench/perfmon/run_micro.py"], {"db": "cp_perfmon_bench"}),
                 (["bench/perfmon/run_dashboard.py"], {"db": "cp_perfmon_bench"})],
-    "middleware": [(["bench/perfmon/run_middleware.py", "--requests", "6000", "--rounds", "5"],
+    "middleware": [(["bench/perfmon/run_middleware.py", "--requests", "3000", "--rounds", "8"],
                     {"db": "cp_perfmon_bench"})],
     "load": [(["bench/load/run_load.py"], {"db": "cp_load_bench"})],
 }

@@ -1,6 +1,7 @@
 """The image pipeline against a naive Pillow pipeline on 12-megapixel photographs.
 
     .venv/bin/python bench/cdn/run_images.py [--images 3] [--rounds 2] [--calibrate]
+    .venv/bin/python bench/cdn/run_images.py --real
 
 Naive: full decode, EXIF transpose, resize from full size to each width, save JPEG q82,
 WebP q80, AVIF q60 at Pillow's default speed (6) -- the figures in the issue. Ours:
@@ -9,8 +10,9 @@ resizes with reducing_gap, AVIF speed 8, formats encoded on two threads). Both r
 the same process, alternating, on the same files. SSIM (cdn.images.ssim, luma, 7x7) is
 measured for every variant against the same reference: the full-size decode resized
 with LANCZOS to that width. --calibrate searches each format's quality for the SSIM of
-the JPEG fallback at q80 (what the QUALITY defaults were chosen from).
-Writes bench/cdn/results_images.json.
+the JPEG fallback at q80 (what the QUALITY defaults were chosen from). --real
+measures bytes and SSIM per format on real photographs (bench/cdn/real_photos.py)
+and writes results_real_photos.json; otherwise bench/cdn/results_images.json.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from PIL import Image, ImageOps  # noqa: E402
 
 from bench.cdn.photos import photo_jpeg  # noqa: E402
+from bench.cdn.real_photos import real_photos  # noqa: E402
 from cdn import images  # noqa: E402
 from cdn.conf import DEFAULTS  # noqa: E402
 
@@ -69,17 +72,17 @@ def score(variants: dict[tuple[str, int], bytes], refs: dict[int, Image.Image]) 
     return per_format
 
 
-def calibrate(data: bytes) -> dict:
-    refs = references(data)
-    width = 1024
-    ref = refs[width]
+def calibrate(data: bytes, avif_speed: int = DEFAULTS["AVIF_SPEED"]) -> dict:
+    """At 1024 px: the SSIM of the JPEG fallback at q80, and the smallest WebP and AVIF
+    quality reaching it, with their bytes against the JPEG's."""
+    ref = references(data)[1024]
 
     def ssim_at(fmt: str, q: int) -> tuple[float, int]:
-        blob = images.encode(ref, fmt, {"jpeg": q, "webp": q, "avif": q}, DEFAULTS["AVIF_SPEED"])
+        blob = images.encode(ref, fmt, {"jpeg": q, "webp": q, "avif": q}, avif_speed)
         return images.ssim_of(ref, blob), len(blob)
 
     target, jpeg_bytes = ssim_at("jpeg", 80)
-    found = {"target_ssim": round(target, 4), "jpeg": {"quality": 80, "bytes": jpeg_bytes}}
+    found = {"target_ssim": round(target, 4), "avif_speed": avif_speed, "jpeg": {"quality": 80, "bytes": jpeg_bytes}}
     for fmt in ("webp", "avif"):
         lo, hi = 1, 100
         while lo < hi:  # smallest quality reaching the target SSIM
@@ -93,12 +96,42 @@ def calibrate(data: bytes) -> dict:
     return found
 
 
+def real(paths: list[Path]) -> dict:
+    """Bytes and SSIM per format on real photographs: the shipped QUALITY defaults over
+    the four widths, and each photo's own equal-SSIM qualities at AVIF speed 8 and 6."""
+    rows, ratios = [], {"shipped": [], "equal_ssim_speed8": [], "equal_ssim_speed6": []}
+    for path in paths:
+        data = path.read_bytes()
+        per_format = score(ours(data), references(data))
+        shipped = {fmt: {"bytes": e["bytes"], "ssim_mean": round(statistics.mean(e["ssim"]), 4)}
+                   for fmt, e in per_format.items()}
+        fast, slow = calibrate(data, 8), calibrate(data, 6)
+        rows.append({"photo": path.stem, "size": Image.open(path).size, "shipped_defaults": shipped,
+                     "equal_ssim_speed8": fast, "equal_ssim_speed6": slow})
+        ratios["shipped"].append(shipped["avif"]["bytes"] / shipped["jpeg"]["bytes"])
+        ratios["equal_ssim_speed8"].append(fast["avif"]["vs_jpeg"])
+        ratios["equal_ssim_speed6"].append(slow["avif"]["vs_jpeg"])
+        print(f"{path.stem}: AVIF/JPEG bytes {ratios['shipped'][-1]:.2f} with the defaults "
+              f"(SSIM {shipped['avif']['ssim_mean']} vs {shipped['jpeg']['ssim_mean']}); at equal SSIM "
+              f"{fast['avif']['vs_jpeg']:.2f} (speed 8), {slow['avif']['vs_jpeg']:.2f} (speed 6)", flush=True)
+    summary = {name: {"geomean": round(statistics.geometric_mean(v), 3), "min": round(min(v), 3),
+                      "max": round(max(v), 3)} for name, v in ratios.items()}
+    return {"photos": rows, "avif_bytes_vs_jpeg": summary}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--images", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--calibrate", action="store_true")
+    parser.add_argument("--real", action="store_true",
+                        help="bytes and SSIM per format on real photographs from Debian's packages")
     args = parser.parse_args()
+    if args.real:
+        result = real(real_photos())
+        print(json.dumps(result["avif_bytes_vs_jpeg"], indent=1))
+        (Path(__file__).parent / "results_real_photos.json").write_text(json.dumps(result, indent=1) + "\n")
+        return
     OUT.mkdir(exist_ok=True)
     files = []
     for seed in range(args.images):

@@ -6,14 +6,16 @@ django-prometheus, on the same views and in the same run.
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/cp_perfmon_bench \
     REDIS_URL=redis://127.0.0.1:6379/2 .venv/bin/python bench/perfmon/run_middleware.py
 
-Three gunicorn servers (bare / perfmon / prometheus, 2 sync workers each) run side by
-side; ab drives /bench/trivial and /bench/three (three queries) in short chunks that
-alternate between them in a shuffled order, so the machine's other load falls on all
-modes alike. Reported: requests per second (pooled, and the median of paired chunk
-ratios) and server CPU time per request (user + system of the worker processes, the
-steadier figure on a shared machine); the per-query overhead; whether the perfmon
-buffer's totals equal the requests sent (exact across workers); and the rows
-inserted/updated/deleted in the database while serving (must be zero).
+Four gunicorn servers (bare, a second bare, perfmon, prometheus; 2 sync workers each) run
+side by side and are started afresh every round; ab drives /bench/trivial and
+/bench/three (three queries) in chunks that alternate between them in a shuffled order,
+so the machine's other load falls on all of them alike. Reported: requests per second
+and server CPU time per request (user + system of the worker processes, flusher thread
+included: the steadier figure on a shared machine), pooled and as the median of the
+per-round differences; the per-query overhead; the second bare server's difference from
+the first, which is the noise floor; whether the perfmon buffer's totals equal the
+requests sent in every round (exact across workers); and the rows inserted, updated or
+deleted in the database while serving (must be zero).
 """
 from __future__ import annotations
 
@@ -35,7 +37,6 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parents[2]
-MODES = ("bare", "perfmon", "prometheus")
 VIEWS = {"trivial": "/bench/trivial", "three": "/bench/three"}
 
 
@@ -118,75 +119,103 @@ def clear_prefix(prefix: str) -> None:
         client.delete(*keys)
 
 
+# Two servers run bare Django: the difference between them is the noise floor of one
+# server instance (hash seed, memory layout, which core its workers and their PostgreSQL
+# backends share), measured here at up to 80 us of CPU on the three-query view.
+SERVERS = {"bare": "bare", "bare-copy": "bare", "perfmon": "perfmon", "prometheus": "prometheus"}
+
+
+def start_all(prefixes: dict[str, str], workers: int) -> dict[str, tuple[subprocess.Popen, str]]:
+    names = random.sample(list(SERVERS), len(SERVERS))
+    return {name: start(SERVERS[name], prefixes[name], workers) for name in names}
+
+
+def stop_all(servers: dict) -> None:
+    for proc, _base in servers.values():
+        proc.terminate()
+    for proc, _base in servers.values():
+        proc.wait(20)
+
+
+def run_round(servers: dict, args, acc: dict, sent: dict) -> dict[str, dict[str, float]]:
+    """Warm every server, then alternate ab chunks between them in a shuffled order per
+    view. Returns this round's CPU us per request by server and view."""
+    for name, (_proc, base) in servers.items():
+        for view, path in VIEWS.items():
+            sent[name][view] += ab(base + path, args.warmup, args.concurrency)["complete"]
+    round_cpu = {name: {view: [0.0, 0] for view in VIEWS} for name in servers}
+    for view, path in VIEWS.items():
+        for name in random.sample(list(servers), len(servers)):
+            proc, base = servers[name]
+            cpu_before = worker_cpu(proc)
+            stats = ab(base + path, args.requests, args.concurrency)
+            cpu = worker_cpu(proc) - cpu_before
+            a = acc[name][view]
+            a["cpu"] += cpu
+            a["requests"] += stats["complete"]
+            a["seconds"] += stats["seconds"]
+            a["failed"] += stats["failed"] + stats["non2xx"]
+            sent[name][view] += stats["complete"]
+            round_cpu[name][view] = cpu / stats["complete"] * 1e6
+    return round_cpu
+
+
 def measure(args) -> dict:
-    """All three servers up at once; short ab chunks alternate between them in a shuffled
-    order, so the load of the machine falls on every mode alike."""
-    prefixes = {mode: f"bench-{mode}-{uuid.uuid4().hex[:6]}" for mode in MODES}
-    servers = {mode: start(mode, prefixes[mode], args.workers) for mode in MODES}
-    acc = {mode: {view: {"cpu": 0.0, "requests": 0, "seconds": 0.0, "failed": 0} for view in VIEWS} for mode in MODES}
-    paired: dict[str, dict[str, list[float]]] = {m: {v: [] for v in VIEWS} for m in ("perfmon", "prometheus")}
-    try:
-        for mode, (proc, base) in servers.items():
-            for path in VIEWS.values():
-                ab(base + path, args.warmup, args.concurrency)
-        writes_before = db_writes()
-        for rep in range(args.rounds):
-            for view, path in VIEWS.items():
-                chunk = {}
-                for mode in random.sample(MODES, len(MODES)):
-                    proc, base = servers[mode]
-                    cpu_before = worker_cpu(proc)
-                    stats = ab(base + path, args.requests, args.concurrency)
-                    a = acc[mode][view]
-                    a["cpu"] += worker_cpu(proc) - cpu_before
-                    a["requests"] += stats["complete"]
-                    a["seconds"] += stats["seconds"]
-                    a["failed"] += stats["failed"] + stats["non2xx"]
-                    chunk[mode] = stats["rps"]
-                for mode in paired:
-                    paired[mode][view].append(chunk[mode] / chunk["bare"])
-            print(f"round {rep + 1}/{args.rounds}: " + "; ".join(
-                f"{m} {v} {acc[m][v]['requests'] / acc[m][v]['seconds']:.0f} rps "
-                f"{acc[m][v]['cpu'] / acc[m][v]['requests'] * 1e6:.0f} us" for m in MODES for v in VIEWS), flush=True)
-        time.sleep(2.5)  # flushers run every second; PostgreSQL publishes table stats within a second
-        writes = db_writes() - writes_before
-        totals = {view: {"sent": args.warmup + acc["perfmon"][view]["requests"],
-                         "in_buffer": buffer_count(prefixes["perfmon"], path)} for view, path in VIEWS.items()}
-    finally:
-        for proc, _base in servers.values():
-            proc.terminate()
-        for proc, _base in servers.values():
-            proc.wait(20)
-        for prefix in prefixes.values():
-            clear_prefix(prefix)
-    return {"acc": acc, "paired_throughput_ratios": paired, "db_writes_during_run": writes, "totals": totals}
+    """Each round starts fresh servers (bare twice, perfmon, prometheus) so no one
+    instance's luck decides the result, warms them, runs every view on each in a shuffled
+    order, checks the perfmon buffer's totals and stops them."""
+    acc = {name: {view: {"cpu": 0.0, "requests": 0, "seconds": 0.0, "failed": 0} for view in VIEWS}
+           for name in SERVERS}
+    rounds, totals, writes = [], [], 0
+    for rep in range(args.rounds):
+        prefixes = {name: f"bench-{name}-{uuid.uuid4().hex[:6]}" for name in SERVERS}
+        sent = {name: {view: 0 for view in VIEWS} for name in SERVERS}
+        servers = start_all(prefixes, args.workers)
+        try:
+            writes_before = db_writes()
+            rounds.append(run_round(servers, args, acc, sent))
+            time.sleep(2.5)  # flushers run every second; PostgreSQL publishes table stats within a second
+            writes += db_writes() - writes_before
+            totals.append({view: {"sent": sent["perfmon"][view], "in_buffer": buffer_count(prefixes["perfmon"], path)}
+                           for view, path in VIEWS.items()})
+        finally:
+            stop_all(servers)
+            for prefix in prefixes.values():
+                clear_prefix(prefix)
+        print(f"round {rep + 1}/{args.rounds}: " + "; ".join(
+            f"{name} {view} {rounds[-1][name][view]:.0f} us" for name in SERVERS for view in VIEWS), flush=True)
+    return {"acc": acc, "rounds": rounds, "db_writes_during_run": writes, "totals": totals}
 
 
 def summarize(raw: dict) -> dict:
-    acc = raw["acc"]
-    pooled = {mode: {view: {"rps": a["requests"] / a["seconds"], "cpu_us": a["cpu"] / a["requests"] * 1e6,
+    acc, rounds = raw["acc"], raw["rounds"]
+    pooled = {name: {view: {"rps": a["requests"] / a["seconds"], "cpu_us": a["cpu"] / a["requests"] * 1e6,
                             "failed": a["failed"]}
-                     for view, a in views.items()} for mode, views in acc.items()}
+                     for view, a in views.items()} for name, views in acc.items()}
+
+    def per_round_extra(name: str, view: str) -> list[float]:
+        return [r[name][view] - r["bare"][view] for r in rounds]
+
     out: dict = {"pooled": pooled}
-    for mode in ("perfmon", "prometheus"):
-        out[mode] = {view: {
-            "throughput_vs_bare": pooled[mode][view]["rps"] / pooled["bare"][view]["rps"],
-            "throughput_vs_bare_median_of_paired_chunks": statistics.median(raw["paired_throughput_ratios"][mode][view]),
-            "extra_cpu_us_per_request": pooled[mode][view]["cpu_us"] - pooled["bare"][view]["cpu_us"],
+    for name in ("bare-copy", "perfmon", "prometheus"):
+        out[name] = {view: {
+            "throughput_vs_bare": pooled[name][view]["rps"] / pooled["bare"][view]["rps"],
+            "extra_cpu_us_per_request": pooled[name][view]["cpu_us"] - pooled["bare"][view]["cpu_us"],
+            "extra_cpu_us_per_request_median_of_rounds": statistics.median(per_round_extra(name, view)),
         } for view in VIEWS}
-        out[mode]["extra_cpu_us_per_query"] = (out[mode]["three"]["extra_cpu_us_per_request"]
-                                               - out[mode]["trivial"]["extra_cpu_us_per_request"]) / 3
-    out["perfmon"]["totals"] = raw["totals"]
-    out["perfmon"]["totals_exact"] = all(t["sent"] == t["in_buffer"] for t in raw["totals"].values())
+        out[name]["extra_cpu_us_per_query"] = (out[name]["three"]["extra_cpu_us_per_request"]
+                                               - out[name]["trivial"]["extra_cpu_us_per_request"]) / 3
+    out["perfmon"]["totals_exact"] = all(t["sent"] == t["in_buffer"] for r in raw["totals"] for t in r.values())
+    out["perfmon"]["requests_counted"] = sum(t["in_buffer"] for r in raw["totals"] for t in r.values())
     out["db_rows_written_while_serving"] = raw["db_writes_during_run"]
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=1000, help="requests per chunk")
+    parser.add_argument("--requests", type=int, default=3000, help="requests per chunk")
     parser.add_argument("--warmup", type=int, default=500)
-    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=str(Path(__file__).with_name("results_middleware.json")))
