@@ -11,6 +11,7 @@ product's or the tests' data. Names, in the order they run:
     dashboard    GET /api/performance/dashboard with 30 days of data, computed and cached
     perfmon      middleware CPU per request (in-process) and the dashboard's range queries
     middleware   gunicorn + ab: bare Django vs perfmon vs django-prometheus (needs `ab`)
+    instructions the same stacks' instructions per request under valgrind (needs valgrind)
     load         the product behind gunicorn under wrk at 100 and 1000 connections (needs `wrk`)
 """
 from __future__ import annotations
@@ -37,13 +38,15 @@ def _db(name: str) -> dict[str, str]:
 
 BENCHES: dict[str, list[tuple[list[str], dict[str, str] | None]]] = {
     "scaling": [(["bench/scaling_bench.py"], None)],
-    "cdn": [(["bench/cdn/run_images.py", "--images", "3", "--rounds", "2"], None)],
+    "cdn": [(["bench/cdn/run_images.py", "--images", "3", "--rounds", "2"], None),
+            (["bench/cdn/run_images.py", "--real"], None)],
     "dbopt": [(["bench/dbopt_bench.py", "--server", f"{SERVER}/postgres"], None)],
     "dashboard": [(["bench/dashboard/run_api.py"], {"db": "cp_dashboard_bench"})],
     "perfmon": [(["bench/perfmon/run_micro.py"], {"db": "cp_perfmon_bench"}),
                 (["bench/perfmon/run_dashboard.py"], {"db": "cp_perfmon_bench"})],
     "middleware": [(["bench/perfmon/run_middleware.py", "--requests", "3000", "--rounds", "8"],
                     {"db": "cp_perfmon_bench"})],
+    "instructions": [(["bench/perfmon/run_instructions.py"], {"db": "cp_perfmon_bench"})],
     "load": [(["bench/load/run_load.py"], {"db": "cp_load_bench"})],
 }
 

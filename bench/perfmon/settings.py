@@ -1,7 +1,6 @@
 """The project's settings with the middleware under test chosen by BENCH_MODE:
 bare (no request metrics), perfmon (the full perfmon middleware: metrics and
-compression), metrics (the metrics middleware alone), prometheus (django-prometheus's
-before/after middleware). BENCH_FLUSH_THREAD=false leaves the flusher thread off
+compression), prometheus (django-prometheus's before/after middleware). BENCH_FLUSH_THREAD=false leaves the flusher thread off
 (nothing is flushed: for attributing cost only)."""
 import os
 
@@ -14,14 +13,12 @@ if MODE == "bare":
     MIDDLEWARE = _plain
 elif MODE == "perfmon":
     MIDDLEWARE = list(MIDDLEWARE)
-elif MODE == "metrics":
-    MIDDLEWARE = [m for m in MIDDLEWARE if m != "perfmon.compression.CompressionMiddleware"]
 elif MODE == "prometheus":
     INSTALLED_APPS = [*INSTALLED_APPS, "django_prometheus"]
     MIDDLEWARE = ["django_prometheus.middleware.PrometheusBeforeMiddleware", *_plain,
                   "django_prometheus.middleware.PrometheusAfterMiddleware"]
 else:
-    raise RuntimeError(f"BENCH_MODE must be bare, perfmon, metrics or prometheus, not {MODE!r}")
+    raise RuntimeError(f"BENCH_MODE must be bare, perfmon or prometheus, not {MODE!r}")
 
 ROOT_URLCONF = "bench.perfmon.urls"
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
