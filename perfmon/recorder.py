@@ -120,6 +120,14 @@ def note_cache(hit: bool) -> None:
             stats.cache_misses += 1
 
 
+def note_cache_many(hits: int, misses: int) -> None:
+    """Count several cache reads (a get_many) against the current request."""
+    stats = getattr(_local, "stats", None)
+    if stats is not None:
+        stats.cache_hits += hits
+        stats.cache_misses += misses
+
+
 def note_bytes_saved(saved: int) -> None:
     stats = getattr(_local, "stats", None)
     if stats is not None:
@@ -363,5 +371,5 @@ def record_task(name: str, duration_ms: float, failed: bool) -> None:
         recorder.record(TASK, recorder.label(name or "<unnamed>"), "task", 1 if failed else 0, duration_ms)
 
 
-__all__ = ["Batch", "Recorder", "RequestStats", "get_recorder", "reset_recorder", "note_cache", "note_bytes_saved",
-           "record_task", "current_stats", "set_current_stats", "METHODS", "HTTP"]
+__all__ = ["Batch", "Recorder", "RequestStats", "get_recorder", "reset_recorder", "note_cache", "note_cache_many",
+           "note_bytes_saved", "record_task", "current_stats", "set_current_stats", "METHODS", "HTTP"]

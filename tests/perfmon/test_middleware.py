@@ -9,6 +9,7 @@ from perfmon.rollup import rollup_minutes
 from perfmon.schema import COUNT, DB_QUERIES, HTTP, UNMATCHED
 from perfmon.selectors import traffic_stats
 from tests.perfmon.conftest import set_perfmon
+from tests.support import need_redis
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.perfmon.urls")]
 
@@ -114,6 +115,32 @@ def test_cache_hits_and_misses_are_counted_per_request(redis_buffer, recorder, c
 
     values = [v for k, v in batch.rows.items() if k[0] == HTTP and k[2] == "/t/cached/<str:key>"]
     assert sum(v[CACHE_HITS] for v in values) == 2 and sum(v[CACHE_MISSES] for v in values) == 2
+
+
+@pytest.mark.parametrize("backend", ["perfmon.cache.RedisCache", "perfmon.cache.DjangoRedisCache",
+                                     "perfmon.cache.LocMemCache", "perfmon.cache.DatabaseCache"])
+def test_plain_django_cache_reads_are_counted_with_a_counting_backend(redis_buffer, recorder, client, settings,
+                                                                       backend):
+    import uuid
+
+    from django.core.cache import caches
+
+    from perfmon.schema import CACHE_HITS, CACHE_MISSES
+
+    location = need_redis() if "Redis" in backend else "perfmon-counted"
+    if backend.endswith("DatabaseCache"):
+        from django.core.management import call_command
+
+        call_command("createcachetable", "perfmon_counted")
+        location = "perfmon_counted"
+    settings.CACHES = {**settings.CACHES, "counted": {"BACKEND": backend, "LOCATION": location,
+                                                      "KEY_PREFIX": uuid.uuid4().hex}}
+    caches["counted"].get("read-outside-any-request")  # not a request's read: not counted
+    assert client.get("/t/counted/k").json() == {"hit": False, "many": 1}  # get miss; get_many 1 hit, 1 miss
+    assert client.get("/t/counted/k").json() == {"hit": True, "many": 1}  # get hit; get_many 1 hit, 1 miss
+    assert recorder.flush()
+    values = [v for k, v in _pending(redis_buffer).rows.items() if k[0] == HTTP and k[2] == "/t/counted/<str:key>"]
+    assert sum(v[CACHE_HITS] for v in values) == 3 and sum(v[CACHE_MISSES] for v in values) == 3
 
 
 def test_no_database_writes_on_the_request_path(db_buffer, recorder, client, django_assert_num_queries):

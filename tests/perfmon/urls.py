@@ -1,5 +1,6 @@
 """The project's URLs plus a few views with known behaviour, for the middleware tests."""
 from django.contrib.auth import get_user_model
+from django.core.cache import caches
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.urls import path
@@ -30,6 +31,16 @@ def cached(request, key):
     return JsonResponse({"hit": read.hit, **read.data})
 
 
+def counted(request, key):
+    """Plain Django cache reads through the "counted" alias (a perfmon.cache backend)."""
+    store = caches["counted"]
+    value = store.get(key)
+    if value is None:
+        store.set(key, "v", 60)
+    many = store.get_many([key, f"{key}:absent"])
+    return JsonResponse({"hit": value is not None, "many": len(many)})
+
+
 def big(request):
     return JsonResponse({"rows": [{"id": i, "name": f"row number {i}", "ok": True} for i in range(200)]})
 
@@ -43,6 +54,7 @@ urlpatterns = [
     path("t/slow", slow),
     path("t/boom", boom),
     path("t/cached/<str:key>", cached),
+    path("t/counted/<str:key>", counted),
     path("t/big", big),
     path("t/text/<int:size>", text),
     *project_urlpatterns,
