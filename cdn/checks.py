@@ -26,4 +26,22 @@ def check_cdn(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     for fmt in ("jpeg", "webp", "avif"):
         if not isinstance(quality.get(fmt), int) or not 1 <= quality[fmt] <= 100:
             errors.append(checks.Error(f"CDN QUALITY[{fmt!r}] must be an integer 1-100.", id="cdn.E004"))
+    errors.extend(_check_avif())
     return errors
+
+
+def _check_avif() -> list[checks.CheckMessage]:
+    """Encode a tiny image with the configured AVIF speed and tune: a Pillow built without
+    AVIF, or with an encoder that does not know the tune option, is named here rather
+    than failing each upload."""
+    from PIL import Image
+
+    from .images import encode
+
+    try:
+        encode(Image.new("RGB", (16, 16)), "avif", {"avif": 50}, cdn_settings.AVIF_SPEED, cdn_settings.AVIF_TUNE)
+    except (OSError, ValueError, KeyError) as exc:
+        return [checks.Error(f"CDN cannot encode AVIF with AVIF_SPEED={cdn_settings.AVIF_SPEED} and "
+                             f"AVIF_TUNE={cdn_settings.AVIF_TUNE!r}: {exc}", id="cdn.E005",
+                             hint="Install a Pillow with AVIF (its wheels have it) or set CDN_AVIF_TUNE.")]
+    return []

@@ -239,7 +239,7 @@ def _build_image(asset: Asset, data: bytes, stem: str) -> _Built:
         return _Built([], {}, note="An animated image is served as uploaded: still variants would lose the "
                                    "animation.")
     result = images.build_variants(data, widths=list(cdn_settings.IMAGE_WIDTHS), quality=cdn_settings.QUALITY,
-                                   avif_speed=cdn_settings.AVIF_SPEED)
+                                   avif_speed=cdn_settings.AVIF_SPEED, avif_tune=cdn_settings.AVIF_TUNE)
     built = _Built([], {}, dropped=result.dropped,
                    metadata={"oriented_size": list(result.source_size), "has_alpha": result.has_alpha})
     for enc in result.variants:

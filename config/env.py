@@ -35,6 +35,14 @@ class Env:
         value = self.raw(name)
         return default if value is None or value == "" else value
 
+    def choice(self, name: str, default: str, choices: tuple[str, ...], *, upper: bool = False) -> str:
+        value = self.str(name, default)
+        value = value.upper() if upper else value.lower()
+        if value not in choices:
+            self.error(name, f"expected one of {', '.join(choices)}, got {value!r}")
+            return default
+        return value
+
     def bool(self, name: str, default: bool) -> bool:
         value = self.raw(name)
         if value is None:

@@ -4,9 +4,10 @@
     .venv/bin/python bench/cdn/run_images.py --real
 
 Naive: full decode, EXIF transpose, resize from full size to each width, save JPEG q82,
-WebP q80, AVIF q60 at Pillow's default speed (6) -- the figures in the issue. Ours:
+WebP q80, AVIF q60 at Pillow's default speed (6) and libavif's default tune -- the
+figures in the issue. Ours:
 cdn.images.build_variants with the CDN QUALITY defaults (one draft-mode decode, chained
-resizes with reducing_gap, AVIF speed 8, formats encoded on two threads). Both run in
+resizes with reducing_gap, AVIF speed 8 tuned for SSIM, formats encoded on two threads). Both run in
 the same process, alternating, on the same files. SSIM (cdn.images.ssim, luma, 7x7) is
 measured for every variant against the same reference: the full-size decode resized
 with LANCZOS to that width. --calibrate searches each format's quality for the SSIM of
@@ -53,7 +54,8 @@ def naive(data: bytes) -> dict[tuple[str, int], bytes]:
 
 def ours(data: bytes) -> dict[tuple[str, int], bytes]:
     result = images.build_variants(data, widths=WIDTHS, quality=DEFAULTS["QUALITY"],
-                                   avif_speed=DEFAULTS["AVIF_SPEED"], measure_ssim_up_to=0)
+                                   avif_speed=DEFAULTS["AVIF_SPEED"], avif_tune=DEFAULTS["AVIF_TUNE"],
+                                   measure_ssim_up_to=0)
     return {(v.format, v.width): v.data for v in result.variants}
 
 
@@ -72,17 +74,18 @@ def score(variants: dict[tuple[str, int], bytes], refs: dict[int, Image.Image]) 
     return per_format
 
 
-def calibrate(data: bytes, avif_speed: int = DEFAULTS["AVIF_SPEED"]) -> dict:
+def calibrate(data: bytes, avif_speed: int = DEFAULTS["AVIF_SPEED"], avif_tune: str = DEFAULTS["AVIF_TUNE"]) -> dict:
     """At 1024 px: the SSIM of the JPEG fallback at q80, and the smallest WebP and AVIF
     quality reaching it, with their bytes against the JPEG's."""
     ref = references(data)[1024]
 
     def ssim_at(fmt: str, q: int) -> tuple[float, int]:
-        blob = images.encode(ref, fmt, {"jpeg": q, "webp": q, "avif": q}, avif_speed)
+        blob = images.encode(ref, fmt, {"jpeg": q, "webp": q, "avif": q}, avif_speed, avif_tune)
         return images.ssim_of(ref, blob), len(blob)
 
     target, jpeg_bytes = ssim_at("jpeg", 80)
-    found = {"target_ssim": round(target, 4), "avif_speed": avif_speed, "jpeg": {"quality": 80, "bytes": jpeg_bytes}}
+    found = {"target_ssim": round(target, 4), "avif_speed": avif_speed, "avif_tune": avif_tune,
+             "jpeg": {"quality": 80, "bytes": jpeg_bytes}}
     for fmt in ("webp", "avif"):
         lo, hi = 1, 100
         while lo < hi:  # smallest quality reaching the target SSIM
@@ -96,24 +99,29 @@ def calibrate(data: bytes, avif_speed: int = DEFAULTS["AVIF_SPEED"]) -> dict:
     return found
 
 
+# (AVIF speed, libaom tune) pairs at which real() finds each photo's equal-SSIM AVIF bytes:
+# the shipped pair, libavif 1.4's own default tune, and the slower speed.
+REAL_SETTINGS = {"speed8_tune_ssim": (8, "ssim"), "speed8_tune_iq": (8, "iq"), "speed6_tune_ssim": (6, "ssim")}
+
+
 def real(paths: list[Path]) -> dict:
     """Bytes and SSIM per format on real photographs: the shipped QUALITY defaults over
-    the four widths, and each photo's own equal-SSIM qualities at AVIF speed 8 and 6."""
-    rows, ratios = [], {"shipped": [], "equal_ssim_speed8": [], "equal_ssim_speed6": []}
+    the four widths, and each photo's own equal-SSIM AVIF bytes at REAL_SETTINGS."""
+    rows, ratios = [], {"shipped": [], **{f"equal_ssim_{name}": [] for name in REAL_SETTINGS}}
     for path in paths:
         data = path.read_bytes()
         per_format = score(ours(data), references(data))
         shipped = {fmt: {"bytes": e["bytes"], "ssim_mean": round(statistics.mean(e["ssim"]), 4)}
                    for fmt, e in per_format.items()}
-        fast, slow = calibrate(data, 8), calibrate(data, 6)
+        equal = {name: calibrate(data, speed, tune) for name, (speed, tune) in REAL_SETTINGS.items()}
         rows.append({"photo": path.stem, "size": Image.open(path).size, "shipped_defaults": shipped,
-                     "equal_ssim_speed8": fast, "equal_ssim_speed6": slow})
+                     **{f"equal_ssim_{name}": found for name, found in equal.items()}})
         ratios["shipped"].append(shipped["avif"]["bytes"] / shipped["jpeg"]["bytes"])
-        ratios["equal_ssim_speed8"].append(fast["avif"]["vs_jpeg"])
-        ratios["equal_ssim_speed6"].append(slow["avif"]["vs_jpeg"])
+        for name, found in equal.items():
+            ratios[f"equal_ssim_{name}"].append(found["avif"]["vs_jpeg"])
         print(f"{path.stem}: AVIF/JPEG bytes {ratios['shipped'][-1]:.2f} with the defaults "
               f"(SSIM {shipped['avif']['ssim_mean']} vs {shipped['jpeg']['ssim_mean']}); at equal SSIM "
-              f"{fast['avif']['vs_jpeg']:.2f} (speed 8), {slow['avif']['vs_jpeg']:.2f} (speed 6)", flush=True)
+              + ", ".join(f"{found['avif']['vs_jpeg']:.2f} ({name})" for name, found in equal.items()), flush=True)
     summary = {name: {"geomean": round(statistics.geometric_mean(v), 3), "min": round(min(v), 3),
                       "max": round(max(v), 3)} for name, v in ratios.items()}
     return {"photos": rows, "avif_bytes_vs_jpeg": summary}
@@ -158,7 +166,8 @@ def main() -> None:
                 agg["ssim"] += entry["ssim"]
                 agg["variants"] += len(entry["widths"])
     result = {"images": len(files), "rounds": args.rounds, "megapixels": 12.0, "widths": WIDTHS,
-              "quality": {"naive": NAIVE_QUALITY, "ours": DEFAULTS["QUALITY"]}, "avif_speed_ours": DEFAULTS["AVIF_SPEED"]}
+              "quality": {"naive": NAIVE_QUALITY, "ours": DEFAULTS["QUALITY"]}, "avif_speed_ours": DEFAULTS["AVIF_SPEED"],
+              "avif_tune_ours": DEFAULTS["AVIF_TUNE"]}
     for name in ("naive", "ours"):
         result[name] = {
             "seconds_per_image_median": round(statistics.median(times[name]), 3),

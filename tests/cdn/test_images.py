@@ -117,6 +117,18 @@ def test_ssim():
     assert images.ssim_of(a, buf.getvalue()) > 0.95
 
 
+def test_avif_tune_reaches_the_encoder_and_an_unknown_one_fails_the_system_check(settings):
+    from cdn.checks import check_cdn
+
+    img = photo(320, 213)
+    tuned = {tune: images.encode(img, "avif", {"avif": 60}, 8, tune) for tune in ("ssim", "iq")}
+    assert tuned["ssim"] != tuned["iq"] and all(images.ssim_of(img, b) > 0.8 for b in tuned.values())
+    assert not [e for e in check_cdn() if e.id == "cdn.E005"]
+    settings.CDN = {**settings.CDN, "AVIF_TUNE": "sharpest"}
+    [error] = [e for e in check_cdn() if e.id == "cdn.E005"]
+    assert "AVIF_TUNE='sharpest'" in error.msg and "Invalid codec-specific option" in error.msg
+
+
 def test_reoptimize_is_a_noop_and_a_setting_change_replaces_files(pg, media_root, settings,
                                                                   django_capture_on_commit_callbacks):
     asset = _optimize("photo.jpg", photo_jpeg(400, 300))

@@ -79,6 +79,8 @@ def test_original_redis_variables_build_the_url():
     ("DATABASE_URL", "mysql://u@h/db"),
     ("REDIS_URL", "http://localhost:6379"),
     ("API_THROTTLE_USER", "lots"),
+    ("LOG_LEVEL", "LOUD"),
+    ("CDN_AVIF_TUNE", "fast"),
 ])
 def test_bad_value_names_the_variable(name, value):
     env = {**PROD, name: value}
@@ -89,6 +91,11 @@ def test_bad_value_names_the_variable(name, value):
     assert name in str(exc.value)
     line = next(line for line in str(exc.value).splitlines() if line.strip().startswith(name + ":"))
     assert "expected" in line or "must be" in line
+
+
+def test_choices_are_case_insensitive():
+    settings = from_environ({**PROD, "LOG_LEVEL": "warning", "CDN_AVIF_TUNE": "IQ"})
+    assert settings["LOG_LEVEL"] == "WARNING" and settings["CDN"]["AVIF_TUNE"] == "iq"
 
 
 def test_min_above_max_is_refused():
