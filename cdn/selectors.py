@@ -55,6 +55,17 @@ def usage_summary(days: int = 7) -> dict[str, Any]:
     }
 
 
+def daily_usage(first: date) -> list[dict[str, Any]]:
+    """Per day from `first` on, days with traffic only: requests, cache hits (Hit and
+    RefreshHit) and bytes served, oldest first."""
+    rows = (UsageDaily.objects.filter(date__gte=first).values("date")
+            .annotate(requests=Sum("hits"), hits=Sum("hits", filter=Q(result_type__in=HIT_RESULTS)),
+                      served=Sum("bytes"))
+            .order_by("date"))
+    return [{"date": r["date"], "requests": r["requests"], "hits": r["hits"] or 0, "bytes": r["served"] or 0}
+            for r in rows if r["requests"]]
+
+
 def bytes_saved() -> dict[str, int]:
     """Original bytes against the smallest identity variant of each optimized asset's
     largest size (an image's widest variant, a script's minified copy)."""

@@ -128,6 +128,32 @@ def recent_events(*, group: str | None = None, limit: int = 50) -> list[ScalingE
     return list(qs[:limit])
 
 
+def events_between(start: datetime, end: datetime, *, group: str | None = None, include_noop: bool = True,
+                   newest_first: bool = False, limit: int = 200) -> list[ScalingEvent]:
+    """Scaling events with `start <= at < end`, their group loaded, oldest first unless
+    `newest_first`; at most `limit` (the dashboard, reports and alert rules read these)."""
+    qs = ScalingEvent.objects.select_related("group").filter(at__gte=start, at__lt=end)
+    if group:
+        qs = qs.filter(group__name=group)
+    if not include_noop:
+        qs = qs.exclude(result=ScalingEvent.Result.NOOP)
+    return list(qs.order_by("-at" if newest_first else "at")[:limit])
+
+
+def instances_before(moment: datetime) -> dict[str, int]:
+    """Per group, the instance count its last non-failed scaling event before `moment` set."""
+    counts: dict[str, int] = {}
+    rows = (ScalingEvent.objects.filter(at__lt=moment).exclude(result=ScalingEvent.Result.FAILED)
+            .order_by("group_id", "-at").values_list("group__name", "to_instances"))
+    for name, to in rows:
+        counts.setdefault(name, to)
+    return counts
+
+
+def live_instance_count() -> int:
+    return Instance.objects.filter(state__in=[State.STARTING, State.READY]).count()
+
+
 def instance_counts(group: ScalingGroup) -> dict[str, int]:
     rows = group.instances.values("state").annotate(n=Count("id"))
     return {row["state"]: row["n"] for row in rows}

@@ -109,16 +109,14 @@ def _last_hour():
 def _read_scaling_events(query):
     """One series per scaling event in the window (so every event gets its own notice),
     valued at the instance count it asked for."""
-    from scaling.models import ScalingEvent
+    from scaling.selectors import events_between
 
     from perfmon.registry import Series
 
-    events = ScalingEvent.objects.select_related("group").filter(at__gte=query.start, at__lt=query.end).exclude(
-        result="noop")
-    if "group" in query.labels:
-        events = events.filter(group__name=query.labels["group"])
+    events = events_between(query.start, query.end, group=query.labels.get("group"), include_noop=False,
+                            newest_first=True, limit=200)
     return [Series({"group": e.group.name, "kind": e.kind, "event": str(e.pk), "result": e.result},
-                   float(e.to_instances)) for e in events[:200]]
+                   float(e.to_instances)) for e in events]
 
 
 def register() -> None:

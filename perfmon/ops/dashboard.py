@@ -77,14 +77,10 @@ def _host_series(start, end, step, trunc) -> dict[str, list]:
 
 
 def _instances(start, end) -> dict[str, Any]:
-    from scaling.models import Instance, ScalingEvent
+    from scaling import selectors as scaling_selectors
 
-    events = list(ScalingEvent.objects.select_related("group").filter(at__gte=start, at__lt=end)
-                  .exclude(result="noop").order_by("at")[:500])
-    by_group: dict[str, int] = {}
-    for group_name, to in (ScalingEvent.objects.filter(at__lt=start).exclude(result="failed")
-                           .order_by("group_id", "-at").values_list("group__name", "to_instances")):
-        by_group.setdefault(group_name, to)
+    events = scaling_selectors.events_between(start, end, include_noop=False, limit=500)
+    by_group = scaling_selectors.instances_before(start)
     points_t, points_n = [int(start.timestamp())], [sum(by_group.values())]
     for event in events:
         if event.result != "failed":
@@ -92,9 +88,8 @@ def _instances(start, end) -> dict[str, Any]:
                 else event.to_instances
         points_t.append(int(event.at.timestamp()))
         points_n.append(sum(by_group.values()))
-    live = Instance.objects.filter(state__in=["starting", "ready"]).count()
     points_t.append(int(end.timestamp()))
-    points_n.append(live)
+    points_n.append(scaling_selectors.live_instance_count())
     return {"t": points_t, "count": points_n,
             "events": [{"t": int(e.at.timestamp()), "group": e.group.name, "kind": e.kind, "from": e.from_instances,
                         "to": e.to_instances, "result": e.result, "reason": e.reason[:200]} for e in events]}
@@ -154,24 +149,19 @@ def dashboard(*, range_name: str = "hour", now: datetime | None = None) -> dict[
 
 
 CDN_DAYS = 14
-CDN_HITS = ("Hit", "RefreshHit")
 
 
 def _cdn(start, end) -> dict[str, Any]:
     """Daily CDN hit ratio and bytes from the ingested access logs (they arrive hours
     late, so the chart shows the last two weeks whatever the range)."""
-    from cdn.models import UsageDaily
+    from cdn.selectors import daily_usage
 
-    first = (end - timedelta(days=CDN_DAYS)).date()
-    rows = (UsageDaily.objects.filter(date__gte=first).values("date")
-            .annotate(requests=Sum("hits"), hits=Sum("hits", filter=Q(result_type__in=CDN_HITS)), served=Sum("bytes"))
-            .order_by("date"))
-    days = [r for r in rows if r["requests"]]
+    days = daily_usage((end - timedelta(days=CDN_DAYS)).date())
     return {"available": bool(days),
             "t": [int(datetime(d["date"].year, d["date"].month, d["date"].day, tzinfo=dt_timezone.utc).timestamp())
                   for d in days],
-            "hit_ratio": [round((d["hits"] or 0) / d["requests"], 4) for d in days],
-            "megabytes": [round((d["served"] or 0) / 1e6, 3) for d in days]}
+            "hit_ratio": [round(d["hits"] / d["requests"], 4) for d in days],
+            "megabytes": [round(d["bytes"] / 1e6, 3) for d in days]}
 
 
 def _groups() -> list[dict[str, Any]]:

@@ -80,9 +80,9 @@ def _alerts(start: datetime, end: datetime) -> list[dict]:
 
 
 def _scaling(start: datetime, end: datetime) -> list[dict]:
-    from scaling.models import ScalingEvent
+    from scaling.selectors import events_between
 
-    events = ScalingEvent.objects.select_related("group").filter(at__gte=start, at__lt=end).order_by("-at")[:200]
+    events = events_between(start, end, newest_first=True, limit=200)
     return [{"group": e.group.name, "at": e.at.isoformat(), "kind": e.kind, "from": e.from_instances,
              "to": e.to_instances, "result": e.result, "reason": e.reason, "actor": e.actor_label,
              "metrics": e.metrics} for e in events]
