@@ -27,7 +27,6 @@ import sys
 import time
 import urllib.request
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -1,7 +1,8 @@
 """The project's settings with the middleware under test chosen by BENCH_MODE:
 bare (no request metrics), perfmon (the full perfmon middleware: metrics and
-compression), prometheus (django-prometheus's before/after middleware). BENCH_FLUSH_THREAD=false leaves the flusher thread off
-(nothing is flushed: for attributing cost only)."""
+compression), prometheus (django-prometheus's before/after middleware).
+BENCH_FLUSH_THREAD=false leaves the flusher thread off: the caller flushes
+(run_instructions.py does, in its measured loop, so valgrind counts the flush)."""
 import os
 
 from config.settings.base import *  # noqa: F401,F403

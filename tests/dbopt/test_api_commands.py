@@ -155,7 +155,7 @@ def test_commands_report_recommend_and_maintain(orders):
     out = io.StringIO()
     call_command("dbopt_recommend", "--database", "default", "--format", "sql", stdout=out)
     lines = [line for line in out.getvalue().splitlines() if line.startswith("CREATE")]
-    assert any(f'CREATE INDEX CONCURRENTLY' in line and f'"{orders.schema}"."orders" ("customer_id")' in line
+    assert any('CREATE INDEX CONCURRENTLY' in line and f'"{orders.schema}"."orders" ("customer_id")' in line
                for line in lines), out.getvalue()
     out = io.StringIO()
     call_command("dbopt_recommend", "--database", "default", "--format", "json", stdout=out)

@@ -4,7 +4,6 @@ confirmation page, and save a screenshot."""
 import shutil
 import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
