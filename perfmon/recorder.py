@@ -142,7 +142,7 @@ class Recorder:
         self._labels: dict[str, str] = {}
         self._routes: dict[str, str] = {}
         self._distinct = 0
-        self._fingerprints: dict[str, str] = {}
+        self._shapes: dict[str, tuple[str, str]] = {}
         self._buffer_factory = buffer_factory
         self._clock = clock
         self._thread_started = False
@@ -214,18 +214,26 @@ class Recorder:
             self._record_queries(minute, route, stats)
 
     def _record_queries(self, minute: int, route: str, stats: RequestStats) -> None:
-        """Slow queries and N+1 suspicions of one request, by fingerprint (off the common path)."""
+        """Slow queries and N+1 suspicions of one request, by fingerprint (off the common
+        path). Statements whose text differs only in literals or IN-list length share a
+        fingerprint, so their executions add up towards the N+1 threshold."""
         found: dict[str, list[float]] = {}
         for sql, elapsed in stats.slow or ():
-            values = found.setdefault(self._fingerprint(sql), [0.0] * QUERY_WIDTH)
+            values = found.setdefault(self._claim(*self._shape(sql)), [0.0] * QUERY_WIDTH)
             values[SLOW_COUNT] += 1
             values[SLOW_TOTAL] += elapsed
             values[SLOW_MAX] = max(values[SLOW_MAX], elapsed)
-        for sql, times in stats.shapes.items():
-            if times >= self.nplus1:
-                values = found.setdefault(self._fingerprint(sql), [0.0] * QUERY_WIDTH)
-                values[NPLUS1_REQUESTS] += 1
-                values[NPLUS1_EXECUTIONS] += times
+        if stats.queries >= self.nplus1:
+            executions: dict[str, list] = {}
+            for sql, times in stats.shapes.items():
+                fp, normalized = self._shape(sql)
+                entry = executions.setdefault(fp, [0, normalized])
+                entry[0] += times
+            for fp, (times, normalized) in executions.items():
+                if times >= self.nplus1:
+                    values = found.setdefault(self._claim(fp, normalized), [0.0] * QUERY_WIDTH)
+                    values[NPLUS1_REQUESTS] += 1
+                    values[NPLUS1_EXECUTIONS] += times
         with self._lock:
             for fp, values in found.items():
                 key = (SQL, minute, route, fp, 0)
@@ -235,17 +243,23 @@ class Recorder:
                 else:
                     merge_into(row, values)
 
-    def _fingerprint(self, sql: str) -> str:
-        fp = self._fingerprints.get(sql)
-        if fp is None:
+    def _shape(self, sql: str) -> tuple[str, str]:
+        """(fingerprint, normalized text) of a statement, cached per text (bounded)."""
+        shape = self._shapes.get(sql)
+        if shape is None:
             normalized = normalize(sql)
-            fp = fingerprint(normalized)
-            if len(self._examples) >= self.max_fingerprints and fp not in self._examples:
-                fp = OTHER
-            else:
-                self._examples[fp] = normalized
-            if len(self._fingerprints) < self.max_fingerprints * 4:
-                self._fingerprints[sql] = fp
+            shape = (fingerprint(normalized), normalized)
+            if len(self._shapes) < self.max_fingerprints * 4:
+                self._shapes[sql] = shape
+        return shape
+
+    def _claim(self, fp: str, normalized: str) -> str:
+        """The fingerprint as a label: the first MAX_FINGERPRINTS distinct ones keep an
+        example; later ones fold into <other>."""
+        if fp not in self._examples:
+            if len(self._examples) >= self.max_fingerprints:
+                return OTHER
+            self._examples[fp] = normalized
         return fp
 
     # ----- flushing -------------------------------------------------------------------

@@ -168,6 +168,7 @@ def _product(env: Env, var_dir: Path) -> dict[str, Any]:
             "FLUSH_INTERVAL_SECONDS": env.float("METRICS_FLUSH_INTERVAL", 1.0, min_value=0.1, max_value=60.0),
             "MINUTE_RETENTION_DAYS": env.int("METRICS_MINUTE_RETENTION_DAYS", 7, min_value=1),
             "HOUR_RETENTION_DAYS": env.int("METRICS_HOUR_RETENTION_DAYS", 90, min_value=1),
+            "N_PLUS_ONE_THRESHOLD": env.int("METRICS_N_PLUS_ONE_THRESHOLD", 10, min_value=2, max_value=10_000),
         },
         "SCALING": {
             "AUTO_SCALING_ENABLED": env.bool("AUTO_SCALING_ENABLED", True),

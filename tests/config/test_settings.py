@@ -81,6 +81,7 @@ def test_original_redis_variables_build_the_url():
     ("API_THROTTLE_USER", "lots"),
     ("LOG_LEVEL", "LOUD"),
     ("CDN_AVIF_TUNE", "fast"),
+    ("METRICS_N_PLUS_ONE_THRESHOLD", "1"),
 ])
 def test_bad_value_names_the_variable(name, value):
     env = {**PROD, name: value}

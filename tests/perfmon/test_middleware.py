@@ -85,6 +85,24 @@ def test_slow_queries_and_n_plus_one_are_recorded_by_fingerprint(redis_buffer, r
     assert "auth_user" in QueryShape.objects.get(fingerprint=nplus1.fingerprint).sql
 
 
+def test_n_plus_one_adds_up_statements_that_differ_only_in_literals_or_list_length(redis_buffer, recorder,
+                                                                                  settings, client):
+    set_perfmon(settings, N_PLUS_ONE_THRESHOLD=10)
+    assert client.get("/t/literals/11").status_code == 200
+    assert client.get("/t/literals/4").status_code == 200  # 4 of each shape: under the threshold
+    assert recorder.flush()
+    rollup_minutes(now=timezone.now() + timedelta(minutes=2))
+
+    rows = {QueryShape.objects.get(fingerprint=r.fingerprint).sql: r
+            for r in QueryMinute.objects.filter(route="/t/literals/<int:n>")}
+    assert len(rows) == 2, rows
+    literal = next(r for sql, r in rows.items() if "username <> ?" in sql)
+    in_list = next(r for sql, r in rows.items() if "IN (?+)" in sql)
+    for row in (literal, in_list):
+        assert row.nplus1_requests == 1 and row.nplus1_executions == 11
+    assert not any("'u1'" in sql or "= 3" in sql for sql in rows)
+
+
 def test_percentiles_and_totals_survive_the_rollup(redis_buffer, recorder, client):
     for n in range(5):
         client.get(f"/t/items/{n}")

@@ -16,6 +16,17 @@ def items(request, n):
     return JsonResponse({"n": n, "found": found})
 
 
+def literals(request, n):
+    """n statements of one shape whose text differs: literals inlined (raw SQL, ORMs that
+    inline values) and IN lists of growing length."""
+    with connection.cursor() as cursor:
+        for i in range(n):
+            cursor.execute(f"SELECT id FROM auth_user WHERE id = {i} AND username <> 'u{i}'")
+            cursor.execute("SELECT id FROM auth_user WHERE id IN (" + ", ".join(["%s"] * (i + 2)) + ")",
+                           list(range(i + 2)))
+    return HttpResponse(str(n))
+
+
 def slow(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_sleep(%s), 'secret-literal'", [0.05])
@@ -51,6 +62,7 @@ def text(request, size):
 
 urlpatterns = [
     path("t/items/<int:n>", items),
+    path("t/literals/<int:n>", literals),
     path("t/slow", slow),
     path("t/boom", boom),
     path("t/cached/<str:key>", cached),
