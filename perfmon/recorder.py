@@ -15,6 +15,8 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from time import perf_counter
 
@@ -108,6 +110,17 @@ def current_stats() -> RequestStats | None:
 
 def set_current_stats(stats: RequestStats | None) -> None:
     _local.stats = stats
+
+
+@contextmanager
+def not_counted() -> Iterator[None]:
+    """Reads perfmon makes for itself during a request (its live settings) are not the request's."""
+    stats = getattr(_local, "stats", None)
+    _local.stats = None
+    try:
+        yield
+    finally:
+        _local.stats = stats
 
 
 def note_cache(hit: bool) -> None:

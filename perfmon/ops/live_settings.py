@@ -15,8 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
+
+from perfmon.recorder import not_counted
 
 VERSION_KEY = "cp:live-settings:version"
 CHECK_INTERVAL = 1.0
@@ -112,13 +115,14 @@ class _Snapshot:
             if self.values is not None and now - self.checked < CHECK_INTERVAL:
                 return self.values
             self.checked = now
-            try:
-                version = cache.get(VERSION_KEY)
-                stale = self.values is None or version != self.version
-            except Exception:  # cache down: fall back to the table, less often
-                version, stale = self.version, self.values is None or now - self.loaded > FALLBACK_INTERVAL
-            if stale:
-                self.values, self.version, self.loaded = _load(), version, now
+            with not_counted():  # the platform's cache and database, but not its request's reads
+                try:
+                    version = cache.get(VERSION_KEY)
+                    stale = self.values is None or version != self.version
+                except Exception:  # cache down: fall back to the table, less often
+                    version, stale = self.version, self.values is None or now - self.loaded > FALLBACK_INTERVAL
+                if stale:
+                    self.values, self.version, self.loaded = _load(), version, now
             return self.values
 
     def invalidate(self) -> None:
@@ -130,13 +134,14 @@ _snapshot = _Snapshot()
 
 
 def _load() -> dict[str, Any]:
+    values = {name: spec.env_default() for name, spec in SPECS.items()}
+    if not apps.is_installed("perfmon.ops"):  # a platform that added only perfmon's middleware
+        return values
     from .models import LiveSetting
 
-    values = {name: spec.env_default() for name, spec in SPECS.items()}
     try:
-        for name, value in LiveSetting.objects.filter(name__in=list(SPECS)).values_list("name", "value"):
-            values[name] = value
-    except Exception:  # table not migrated yet (first start): the environment's values stand
+        values.update(LiveSetting.objects.filter(name__in=list(SPECS)).values_list("name", "value"))
+    except Exception:  # table not migrated yet (first start), or no database here: the environment's values stand
         pass
     return values
 
@@ -156,9 +161,13 @@ _BY_SECTION: dict[tuple[str, str], str] = {(spec.section, spec.key): name
 
 
 def for_section(section: str, key: str, default: Any) -> Any:
-    """The effective value of SECTION[KEY] (what conf modules call, on the request path)."""
+    """The effective value of SECTION[KEY] (what conf modules call, on the request path);
+    `default` (the app's own) when neither the settings nor an admin set it."""
     name = _BY_SECTION.get((section, key))
-    return default if name is None else _snapshot.current()[name]
+    if name is None:
+        return default
+    value = _snapshot.current()[name]
+    return default if value is None else value
 
 
 def bump_version() -> None:
