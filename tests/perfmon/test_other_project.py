@@ -34,7 +34,7 @@ URLS = """
     from django.contrib.auth.models import User
     from django.core.cache import cache
     from django.http import HttpResponse
-    from django.urls import path
+    from django.urls import include, path
 
     def product(request, slug):
         cached = cache.get(slug)
@@ -43,7 +43,7 @@ URLS = """
             cache.set(slug, cached)
         return HttpResponse(cached)
 
-    urlpatterns = [path("products/<slug:slug>", product)]
+    urlpatterns = [path("products/<slug:slug>", product), path("", include("perfmon.urls_metrics"))]
 """
 WSGI = """
     import os
@@ -86,6 +86,15 @@ def _run(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
+def _scraped_count(port: int) -> float:
+    status, body, _headers = http_get(f"http://127.0.0.1:{port}/metrics")
+    assert status == 200
+    line = next(line for line in body.decode().splitlines()
+                if line.startswith("http_server_request_duration_seconds_count{")
+                and 'http_route="/products/<slug:slug>"' in line)
+    return float(line.rsplit(" ", 1)[1])
+
+
 def test_a_project_with_only_perfmon_and_its_middleware_is_counted(tmp_path):
     env = _project(tmp_path)
     _run(env, "-m", "django", "migrate", "--verbosity", "0")
@@ -99,6 +108,8 @@ def test_a_project_with_only_perfmon_and_its_middleware_is_counted(tmp_path):
         statuses += [http_get(f"http://127.0.0.1:{port}/../../etc/passwd")[0],
                      http_get(f"http://127.0.0.1:{port}/" + "x" * 3000)[0]]
         assert statuses == [200] * 40 + [404, 404]
+        # One scrape of either worker covers both: the exposition reads the shared totals.
+        wait_until(lambda: _scraped_count(port) == 41, 10, message="/metrics to show all 41 product requests")
     finally:
         web.stop()  # a stopping worker flushes what it counted
     rows = json.loads(_run(env, "report.py").strip().splitlines()[-1])
