@@ -7,6 +7,7 @@ random padding against BREACH, never brotli; other types may get brotli.
 """
 from __future__ import annotations
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.utils.cache import patch_vary_headers
 from django.utils.text import compress_string
 
@@ -37,11 +38,24 @@ def accepted(header: str) -> dict[str, float]:
 
 
 class CompressionMiddleware:
+    sync_capable = True
+    async_capable = True
+
     def __init__(self, get_response):
         self.get_response = get_response
+        self._async = iscoroutinefunction(get_response)
+        if self._async:
+            markcoroutinefunction(self)
 
     def __call__(self, request):
-        response = self.get_response(request)
+        if self._async:
+            return self._acall(request)
+        return self._compressed(request, self.get_response(request))
+
+    async def _acall(self, request):
+        return self._compressed(request, await self.get_response(request))
+
+    def _compressed(self, request, response):
         try:
             return self.compress(request, response)
         except Exception:  # compression is an optimization: never fail the response for it

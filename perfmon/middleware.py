@@ -7,23 +7,39 @@ Per request: route template (never the raw path), method, status, duration,
 database queries and their time (through `connection.execute_wrapper`), cache
 hits and misses, response bytes. Counted in memory; see `perfmon.recorder`.
 Place it first, so its timing covers the other middleware.
+
+Sync and async: under ASGI it runs on the event loop (a sync-only middleware would
+make Django run every request through one thread), keeps the request's counts in a
+context variable, and counts the queries that async views make through
+`sync_to_async` with a wrapper put on each new database connection.
 """
 from __future__ import annotations
 
 from time import perf_counter
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.db import connections
 
-from .recorder import METHODS, RequestStats, get_recorder, set_current_stats
+from .recorder import METHODS, RequestStats, get_recorder, install_async_query_counting, set_current_stats, \
+    set_task_stats
 from .schema import HTTP, UNMATCHED
 
 
 class RequestMetricsMiddleware:
+    sync_capable = True
+    async_capable = True
+
     def __init__(self, get_response):
         self.get_response = get_response
         self._aliases = list(connections)
+        self._async = iscoroutinefunction(get_response)
+        if self._async:
+            markcoroutinefunction(self)
+            install_async_query_counting()
 
     def __call__(self, request):
+        if self._async:
+            return self._acall(request)
         recorder = get_recorder()
         if not recorder.enabled:
             return self.get_response(request)
@@ -50,6 +66,24 @@ class RequestMetricsMiddleware:
                     wrappers.remove(stats)
             duration_ms = (perf_counter() - start) * 1000.0
             set_current_stats(None)
+            self._record(recorder, request, response, status, duration_ms, stats)
+
+    async def _acall(self, request):
+        recorder = get_recorder()
+        if not recorder.enabled:
+            return await self.get_response(request)
+        stats = RequestStats(recorder.slow_ms)
+        token = set_task_stats(stats)
+        start = perf_counter()
+        status = 500
+        response = None
+        try:
+            response = await self.get_response(request)
+            status = response.status_code
+            return response
+        finally:
+            duration_ms = (perf_counter() - start) * 1000.0
+            set_task_stats(None, token)
             self._record(recorder, request, response, status, duration_ms, stats)
 
     @staticmethod

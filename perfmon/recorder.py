@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from time import perf_counter
 
@@ -104,8 +105,48 @@ class RequestStats:
                 self.slow.append((sql, elapsed))
 
 
+# Under ASGI a request's counts live in a context variable: one event-loop thread serves
+# many requests at once, and sync_to_async carries the context into the thread where an
+# async view's queries run.
+_task_stats: ContextVar[RequestStats | None] = ContextVar("perfmon_request_stats", default=None)
+
+
+def set_task_stats(stats: RequestStats | None, token: Token | None = None) -> Token | None:
+    """Set (returns a token) or, given the token, reset the async request's counts."""
+    if token is not None:
+        _task_stats.reset(token)
+        return None
+    return _task_stats.set(stats)
+
+
+def _stats() -> RequestStats | None:
+    stats = getattr(_local, "stats", None)
+    return stats if stats is not None else _task_stats.get()
+
+
+def _count_async_query(execute, sql, params, many, context):
+    stats = _task_stats.get()
+    if stats is None:
+        return execute(sql, params, many, context)
+    return stats(execute, sql, params, many, context)
+
+
+def _add_query_wrapper(sender, connection, **kwargs) -> None:
+    if _count_async_query not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_count_async_query)
+
+
+def install_async_query_counting() -> None:
+    """Count the queries of async requests: each database connection opened from now on
+    carries a wrapper that counts against the request whose context runs the query.
+    (Sync requests put their own wrapper on and off instead: no cost to them.)"""
+    from django.db.backends.signals import connection_created
+
+    connection_created.connect(_add_query_wrapper, dispatch_uid="perfmon.async_queries")
+
+
 def current_stats() -> RequestStats | None:
-    return getattr(_local, "stats", None)
+    return _stats()
 
 
 def set_current_stats(stats: RequestStats | None) -> None:
@@ -117,15 +158,17 @@ def not_counted() -> Iterator[None]:
     """Reads perfmon makes for itself during a request (its live settings) are not the request's."""
     stats = getattr(_local, "stats", None)
     _local.stats = None
+    token = _task_stats.set(None)
     try:
         yield
     finally:
         _local.stats = stats
+        _task_stats.reset(token)
 
 
 def note_cache(hit: bool) -> None:
     """Count a cache hit or miss against the current request (no-op outside one)."""
-    stats = getattr(_local, "stats", None)
+    stats = _stats()
     if stats is not None:
         if hit:
             stats.cache_hits += 1
@@ -135,14 +178,14 @@ def note_cache(hit: bool) -> None:
 
 def note_cache_many(hits: int, misses: int) -> None:
     """Count several cache reads (a get_many) against the current request."""
-    stats = getattr(_local, "stats", None)
+    stats = _stats()
     if stats is not None:
         stats.cache_hits += hits
         stats.cache_misses += misses
 
 
 def note_bytes_saved(saved: int) -> None:
-    stats = getattr(_local, "stats", None)
+    stats = _stats()
     if stats is not None:
         stats.bytes_saved += saved
 
@@ -399,4 +442,5 @@ def record_task(name: str, duration_ms: float, failed: bool) -> None:
 
 
 __all__ = ["Batch", "Recorder", "RequestStats", "get_recorder", "reset_recorder", "note_cache", "note_cache_many",
-           "note_bytes_saved", "record_task", "current_stats", "set_current_stats", "METHODS", "HTTP"]
+           "note_bytes_saved", "record_task", "current_stats", "set_current_stats", "set_task_stats",
+           "install_async_query_counting", "METHODS", "HTTP"]

@@ -1,4 +1,6 @@
 """The project's URLs plus a few views with known behaviour, for the middleware tests."""
+import asyncio
+
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.db import connection
@@ -52,6 +54,33 @@ def counted(request, key):
     return JsonResponse({"hit": value is not None, "many": len(many)})
 
 
+async def async_items(request, n):
+    """An async view: n async ORM queries and two cache reads through a counting backend."""
+    users = get_user_model().objects
+    found = 0
+    for i in range(n):
+        found += await users.filter(pk=i).aexists()
+    store = caches["counted"]
+    await store.aset("async-key", "v")
+    hits = [await store.aget("async-key") is not None, await store.aget("async-absent") is not None]
+    return JsonResponse({"n": n, "found": found, "hits": hits})
+
+
+GATE = {"arrived": 0, "event": None}
+
+
+async def gate(request, n):
+    """Answers once n requests are inside it at the same time: a stack that serves async
+    requests one at a time never opens it."""
+    if GATE["event"] is None:
+        GATE["event"] = asyncio.Event()
+    GATE["arrived"] += 1
+    if GATE["arrived"] >= n:
+        GATE["event"].set()
+    await asyncio.wait_for(GATE["event"].wait(), 10)
+    return HttpResponse("open")
+
+
 def big(request):
     return JsonResponse({"rows": [{"id": i, "name": f"row number {i}", "ok": True} for i in range(200)]})
 
@@ -67,6 +96,8 @@ urlpatterns = [
     path("t/boom", boom),
     path("t/cached/<str:key>", cached),
     path("t/counted/<str:key>", counted),
+    path("t/async/<int:n>", async_items),
+    path("t/gate/<int:n>", gate),
     path("t/big", big),
     path("t/text/<int:size>", text),
     *project_urlpatterns,
