@@ -23,7 +23,15 @@ from .schema import (BYTES_SAVED, CACHE_HITS, CACHE_MISSES, DB_QUERIES, DB_TIME,
                      RESPONSE_BYTES, TASK)
 
 _LE = [f"{b / 1000:g}" for b in BOUNDS_MS] + ["+Inf"]
-HTTP_LABELS = ["http_request_method", "http_route", "http_response_status_code"]
+HTTP_LABELS = ["http_request_method", "http_route", "http_response_status_code", "error_type"]
+
+
+def error_type(status: int) -> str:
+    """OpenTelemetry's `error.type` for an HTTP server: the status code for 5xx, `_OTHER`
+    for a response without a valid status; empty (no label, to Prometheus) otherwise."""
+    if status >= 500:
+        return str(status)
+    return "_OTHER" if status == 0 else ""
 
 
 def _buckets(values: list[float]) -> list[tuple[str, float]]:
@@ -58,7 +66,8 @@ class PipelineCollector:
         by_route: dict[str, list[float]] = {}
         for (kind, _m, route, method, status), values in sorted(totals.rows.items()):
             if kind == HTTP:
-                duration.add_metric([method, route, str(status)], _buckets(values), values[DURATION] / 1000.0)
+                duration.add_metric([method, route, str(status), error_type(status)], _buckets(values),
+                                    values[DURATION] / 1000.0)
                 acc = by_route.setdefault(route, [0.0] * 6)
                 for i, index in enumerate((DB_QUERIES, DB_TIME, CACHE_HITS, CACHE_MISSES, RESPONSE_BYTES, BYTES_SAVED)):
                     acc[i] += values[index]
