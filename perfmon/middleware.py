@@ -20,8 +20,8 @@ from time import perf_counter
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.db import connections
 
-from .recorder import METHODS, RequestStats, get_recorder, install_async_query_counting, set_current_stats, \
-    set_task_stats
+from .recorder import (METHODS, RequestStats, get_recorder, install_async_query_counting, reset_task_stats,
+                       set_current_stats, set_task_stats)
 from .schema import HTTP, UNMATCHED
 
 
@@ -83,7 +83,7 @@ class RequestMetricsMiddleware:
             return response
         finally:
             duration_ms = (perf_counter() - start) * 1000.0
-            set_task_stats(None, token)
+            reset_task_stats(token)
             self._record(recorder, request, response, status, duration_ms, stats)
 
     @staticmethod

@@ -111,17 +111,12 @@ class RequestStats:
 _task_stats: ContextVar[RequestStats | None] = ContextVar("perfmon_request_stats", default=None)
 
 
-def set_task_stats(stats: RequestStats | None, token: Token | None = None) -> Token | None:
-    """Set (returns a token) or, given the token, reset the async request's counts."""
-    if token is not None:
-        _task_stats.reset(token)
-        return None
+def set_task_stats(stats: RequestStats) -> Token:
     return _task_stats.set(stats)
 
 
-def _stats() -> RequestStats | None:
-    stats = getattr(_local, "stats", None)
-    return stats if stats is not None else _task_stats.get()
+def reset_task_stats(token: Token) -> None:
+    _task_stats.reset(token)
 
 
 def _count_async_query(execute, sql, params, many, context):
@@ -146,7 +141,9 @@ def install_async_query_counting() -> None:
 
 
 def current_stats() -> RequestStats | None:
-    return _stats()
+    """The counts of the request being served: a sync request's (thread) or an async one's (context)."""
+    stats = getattr(_local, "stats", None)
+    return stats if stats is not None else _task_stats.get()
 
 
 def set_current_stats(stats: RequestStats | None) -> None:
@@ -168,7 +165,7 @@ def not_counted() -> Iterator[None]:
 
 def note_cache(hit: bool) -> None:
     """Count a cache hit or miss against the current request (no-op outside one)."""
-    stats = _stats()
+    stats = current_stats()
     if stats is not None:
         if hit:
             stats.cache_hits += 1
@@ -178,14 +175,14 @@ def note_cache(hit: bool) -> None:
 
 def note_cache_many(hits: int, misses: int) -> None:
     """Count several cache reads (a get_many) against the current request."""
-    stats = _stats()
+    stats = current_stats()
     if stats is not None:
         stats.cache_hits += hits
         stats.cache_misses += misses
 
 
 def note_bytes_saved(saved: int) -> None:
-    stats = _stats()
+    stats = current_stats()
     if stats is not None:
         stats.bytes_saved += saved
 
@@ -443,4 +440,4 @@ def record_task(name: str, duration_ms: float, failed: bool) -> None:
 
 __all__ = ["Batch", "Recorder", "RequestStats", "get_recorder", "reset_recorder", "note_cache", "note_cache_many",
            "note_bytes_saved", "record_task", "current_stats", "set_current_stats", "set_task_stats",
-           "install_async_query_counting", "METHODS", "HTTP"]
+           "reset_task_stats", "install_async_query_counting", "METHODS", "HTTP"]

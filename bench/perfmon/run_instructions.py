@@ -33,7 +33,6 @@ import json
 import os
 import re
 import resource
-import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -122,13 +121,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         return child(args.child[0], args.child[1], int(args.child[2]))
-    if not shutil.which("valgrind"):
-        raise SystemExit("needs valgrind: apt-get install valgrind")
-    for var in ("DATABASE_URL", "REDIS_URL"):
-        if not os.environ.get(var):
-            raise SystemExit(f"set {var}")
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True,
-                   env={**child_env(), "BENCH_MODE": "bare"})
+    sys.path.insert(0, str(ROOT))
+    from bench.perfmon.prepare import prepare
+
+    prepare("valgrind", "valgrind", {**child_env(), "BENCH_MODE": "bare"})
     n = args.requests
     runs = [(stack, view, count) for stack in STACKS for view in VIEWS for count in (0, 2 * n)]
     with ThreadPoolExecutor(max_workers=2) as pool:

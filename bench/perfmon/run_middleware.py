@@ -24,7 +24,6 @@ import json
 import os
 import random
 import re
-import shutil
 import socket
 import statistics
 import subprocess
@@ -220,13 +219,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=str(Path(__file__).with_name("results_middleware.json")))
     args = parser.parse_args()
-    if not shutil.which("ab"):
-        raise SystemExit("needs ab: apt-get install apache2-utils")
-    for var in ("DATABASE_URL", "REDIS_URL"):
-        if not os.environ.get(var):
-            raise SystemExit(f"set {var}")
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True,
-                   env=env_for("bare", "bench"))
+    sys.path.insert(0, str(ROOT))
+    from bench.perfmon.prepare import prepare
+
+    prepare("ab", "apache2-utils", env_for("bare", "bench"))
     raw = measure(args)
     summary = summarize(raw)
     print(json.dumps(summary, indent=2))
